@@ -1,0 +1,51 @@
+// Validation of the identifiers that cross prim's boundaries.
+import { PrimError } from '../errors.js';
+
+const ACCOUNT = /^[a-z0-9][a-z0-9_-]{1,63}$/;
+// C0 and C1 control characters, DEL included.
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+export const MAX_USER_ID_LENGTH = 128;
+
+export function checkAccount(account: unknown): string {
+  if (typeof account !== 'string' || !ACCOUNT.test(account)) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `account ${JSON.stringify(account)} is not allowed; use 2–64 lowercase ` +
+        'letters, digits, - or _, starting with a letter or digit',
+    );
+  }
+  return account;
+}
+
+export function checkUserId(userId: unknown, name = 'userId'): string {
+  if (typeof userId === 'number') userId = String(userId);
+  if (
+    typeof userId !== 'string' ||
+    userId.length === 0 ||
+    userId.length > MAX_USER_ID_LENGTH ||
+    CONTROL.test(userId)
+  ) {
+    const shown = typeof userId === 'string' && userId.length > 40
+      ? `a ${userId.length}-character string`
+      : JSON.stringify(userId);
+    throw new PrimError(
+      'BAD_USER_ID',
+      `${name} ${shown} is not allowed; use 1–${MAX_USER_ID_LENGTH} characters ` +
+        'without control characters',
+    );
+  }
+  return userId;
+}
+
+export function checkPlatform(platform: unknown, allowed: string[]): string {
+  const value = typeof platform === 'string' ? platform.toLowerCase() : '';
+  if (!allowed.includes(value)) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `platform ${JSON.stringify(platform)} is not allowed; use one of ` +
+        `${allowed.join(', ')} (config key platforms)`,
+    );
+  }
+  return value;
+}

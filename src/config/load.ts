@@ -1,0 +1,138 @@
+// Loads prim.yaml, applies PRIM_* overrides and validates every key.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { PrimError } from '../errors.js';
+import { envName, KEYS, type Config } from './schema.js';
+
+export interface LoadedConfig {
+  config: Config;
+  // The file that was read, or undefined when none exists (all defaults).
+  file: string | undefined;
+  warnings: string[];
+}
+
+export interface LoadOptions {
+  configPath?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+// Variables that are prim's own but not configuration keys.
+const OTHER_PRIM_VARIABLES = new Set(['PRIM_CONFIG']);
+const OTHER_PRIM_PREFIXES = ['PRIM_TEST_'];
+
+export function resolveConfigPath(options: LoadOptions = {}): string {
+  const env = options.env ?? process.env;
+  const cwd = options.cwd ?? process.cwd();
+  return path.resolve(cwd, options.configPath ?? env.PRIM_CONFIG ?? 'prim.yaml');
+}
+
+export function loadConfig(options: LoadOptions = {}): LoadedConfig {
+  const env = options.env ?? process.env;
+  const file = resolveConfigPath(options);
+  const warnings: string[] = [];
+
+  const explicit = options.configPath !== undefined || env.PRIM_CONFIG !== undefined;
+  let raw: Record<string, unknown> = {};
+  if (existsSync(file)) {
+    raw = readYaml(file);
+  } else if (explicit) {
+    throw new PrimError('BAD_PARAMETER', `config file ${file} does not exist`);
+  }
+
+  const flat = flatten(raw);
+  const known = new Set(KEYS.map((spec) => spec.key));
+  for (const key of Object.keys(flat)) {
+    if (!known.has(key)) {
+      warnings.push(`unknown key "${key}" in ${file} is ignored`);
+    }
+  }
+  const envNames = new Map(KEYS.map((spec) => [envName(spec.key), spec.key]));
+  for (const name of Object.keys(env)) {
+    if (
+      name.startsWith('PRIM_') &&
+      !envNames.has(name) &&
+      !OTHER_PRIM_VARIABLES.has(name) &&
+      !OTHER_PRIM_PREFIXES.some((prefix) => name.startsWith(prefix))
+    ) {
+      warnings.push(`unknown environment variable ${name} is ignored`);
+    }
+  }
+
+  const values: Record<string, unknown> = {};
+  for (const spec of KEYS) {
+    const fromEnv = env[envName(spec.key)];
+    const given = fromEnv !== undefined && fromEnv !== '' ? fromEnv : flat[spec.key];
+    const source = fromEnv !== undefined && fromEnv !== '' ? envName(spec.key) : spec.key;
+    const value = given ?? spec.default;
+    values[spec.key] = value === undefined ? undefined : spec.parse(source, value);
+  }
+
+  const folder = existsSync(file) ? path.dirname(file) : (options.cwd ?? process.cwd());
+  const config = unflatten(values) as unknown as Config;
+  config.dataDir = path.resolve(folder, config.dataDir);
+  config.store.url ??= `sqlite:${path.join(config.dataDir, 'prim.db')}`;
+  validateTogether(config);
+  return { config, file: existsSync(file) ? file : undefined, warnings };
+}
+
+function readYaml(file: string): Record<string, unknown> {
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(readFileSync(file, 'utf8'));
+  } catch (err) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${file} is not valid YAML: ${(err as Error).message.split('\n')[0]}`,
+    );
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new PrimError('BAD_PARAMETER', `${file} must hold a mapping of keys`);
+  }
+  return parsed as Record<string, unknown>;
+}
+
+// A nested mapping becomes dotted keys; lists and scalars are leaves.
+function flatten(input: Record<string, unknown>, prefix = ''): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(input)) {
+    const dotted = prefix ? `${prefix}.${key}` : key;
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      Object.assign(out, flatten(value as Record<string, unknown>, dotted));
+    } else {
+      out[dotted] = value;
+    }
+  }
+  return out;
+}
+
+function unflatten(values: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, Record<string, unknown> | unknown> = {};
+  for (const [key, value] of Object.entries(values)) {
+    const parts = key.split('.');
+    let node = out as Record<string, unknown>;
+    for (const part of parts.slice(0, -1)) {
+      node[part] ??= {};
+      node = node[part] as Record<string, unknown>;
+    }
+    node[parts[parts.length - 1]] = value;
+  }
+  return out;
+}
+
+function validateTogether(config: Config): void {
+  if (config.tokens.defaultTtl > config.tokens.maxTtl) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      'tokens.defaultTtl must not be longer than tokens.maxTtl',
+    );
+  }
+  if (config.redis.url && !config.cluster.secret) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      'cluster.secret is required when redis.url is set (cluster mode)',
+    );
+  }
+}

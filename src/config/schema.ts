@@ -1,0 +1,155 @@
+// Every configuration key, its default and what it allows, in one table.
+// Environment overrides and validation are derived from it (see load.ts).
+import { PrimError } from '../errors.js';
+import { parseBytes, parseDuration, parseInteger } from './values.js';
+
+export interface Config {
+  dataDir: string;
+  adminKey: string | undefined;
+  nodeId: string | undefined;
+  shutdownTimeout: number;
+  platforms: string[];
+  http: { host: string; port: number };
+  store: { url: string | undefined };
+  redis: { url: string | undefined; prefix: string };
+  grpc: { port: number; advertise: string };
+  cluster: { secret: string | undefined };
+  tokens: { defaultTtl: number; maxTtl: number; rotationGrace: number };
+  ws: {
+    heartbeatTimeout: number;
+    loginTimeout: number;
+    sessionPolicy: 'replace' | 'multi';
+  };
+  limits: {
+    maxFrameBytes: number;
+    maxBufferedBytes: number;
+    maxConnections: number;
+    messagesPerSecond: number;
+  };
+  log: { level: string };
+}
+
+interface KeySpec {
+  key: string;
+  default: unknown;
+  // Turns a raw value from YAML or the environment into the typed value.
+  parse: (name: string, raw: unknown) => unknown;
+}
+
+function text(minLength = 1) {
+  return (name: string, raw: unknown): string => {
+    const value = typeof raw === 'number' ? String(raw) : raw;
+    if (typeof value !== 'string' || value.length < minLength) {
+      throw new PrimError(
+        'BAD_PARAMETER',
+        `${name}: ${JSON.stringify(raw)} is not allowed; use a string of ` +
+          `at least ${minLength} characters`,
+      );
+    }
+    return value;
+  };
+}
+
+function oneOf(...choices: string[]) {
+  return (name: string, raw: unknown): string => {
+    const value = String(raw).trim().toLowerCase();
+    if (!choices.includes(value)) {
+      throw new PrimError(
+        'BAD_PARAMETER',
+        `${name}: "${String(raw)}" is not allowed; use one of ${choices.join(', ')}`,
+      );
+    }
+    return value;
+  };
+}
+
+function urlWith(...schemes: string[]) {
+  return (name: string, raw: unknown): string => {
+    const value = String(raw).trim();
+    if (!schemes.some((scheme) => value.startsWith(scheme))) {
+      throw new PrimError(
+        'BAD_PARAMETER',
+        `${name}: "${value}" is not allowed; use a URL starting with ` +
+          schemes.join(' or '),
+      );
+    }
+    return value;
+  };
+}
+
+function list(name: string, raw: unknown): string[] {
+  const items = Array.isArray(raw) ? raw : String(raw).split(',');
+  const values = items.map((item) => String(item).trim().toLowerCase());
+  if (values.length === 0 || values.some((item) => !/^[a-z0-9_-]{1,32}$/.test(item))) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${name}: ${JSON.stringify(raw)} is not allowed; use a list of ` +
+        'names of letters, digits, - and _',
+    );
+  }
+  return [...new Set(values)];
+}
+
+const duration = (name: string, raw: unknown) => parseDuration(name, raw);
+const port = (name: string, raw: unknown) => parseInteger(name, raw, 0, 65535);
+const positive = (name: string, raw: unknown) =>
+  parseInteger(name, raw, 1, Number.MAX_SAFE_INTEGER);
+
+export const KEYS: KeySpec[] = [
+  { key: 'dataDir', default: './.prim', parse: text() },
+  { key: 'adminKey', default: undefined, parse: text(16) },
+  { key: 'nodeId', default: undefined, parse: text() },
+  { key: 'shutdownTimeout', default: '10s', parse: duration },
+  {
+    key: 'platforms',
+    default: ['web', 'android', 'ios', 'desktop'],
+    parse: list,
+  },
+  { key: 'http.host', default: '127.0.0.1', parse: text() },
+  { key: 'http.port', default: 8093, parse: port },
+  {
+    key: 'store.url',
+    default: undefined,
+    parse: urlWith('sqlite:', 'mongodb://', 'mongodb+srv://'),
+  },
+  { key: 'redis.url', default: undefined, parse: urlWith('redis://', 'rediss://') },
+  { key: 'redis.prefix', default: 'prim:', parse: text() },
+  { key: 'grpc.port', default: 9001, parse: port },
+  { key: 'grpc.advertise', default: '127.0.0.1:9001', parse: text() },
+  { key: 'cluster.secret', default: undefined, parse: text(16) },
+  { key: 'tokens.defaultTtl', default: '12h', parse: duration },
+  { key: 'tokens.maxTtl', default: '30d', parse: duration },
+  { key: 'tokens.rotationGrace', default: '1h', parse: duration },
+  { key: 'ws.heartbeatTimeout', default: '90s', parse: duration },
+  { key: 'ws.loginTimeout', default: '10s', parse: duration },
+  { key: 'ws.sessionPolicy', default: 'replace', parse: oneOf('replace', 'multi') },
+  {
+    key: 'limits.maxFrameBytes',
+    default: 65536,
+    parse: (name, raw) => parseBytes(name, raw),
+  },
+  {
+    key: 'limits.maxBufferedBytes',
+    default: 4 * 1024 * 1024,
+    parse: (name, raw) => parseBytes(name, raw),
+  },
+  { key: 'limits.maxConnections', default: 100_000, parse: positive },
+  { key: 'limits.messagesPerSecond', default: 100, parse: positive },
+  {
+    key: 'log.level',
+    default: 'info',
+    parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'),
+  },
+];
+
+// `ws.heartbeatTimeout` → `PRIM_WS_HEARTBEAT_TIMEOUT`.
+export function envName(key: string): string {
+  return (
+    'PRIM_' +
+    key
+      .split('.')
+      .map((part) => part.replace(/([a-z0-9])([A-Z])/g, '$1_$2'))
+      .join('_')
+      .toUpperCase()
+  );
+}

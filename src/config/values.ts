@@ -1,0 +1,86 @@
+// Parsers for the value types that configuration, CLI flags and REST
+// parameters share. Each returns the parsed value or throws a PrimError that
+// names what was given and what is allowed.
+import { PrimError } from '../errors.js';
+
+const DURATION_UNITS: Record<string, number> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+};
+
+// Durations are written like 90s, 12h or 30d; a bare number means seconds,
+// which is what prim's REST clients send for a ttl.
+export function parseDuration(name: string, raw: unknown): number {
+  if (typeof raw === 'number' && Number.isFinite(raw) && raw >= 0) {
+    return Math.round(raw * 1000);
+  }
+  const text = String(raw).trim();
+  const match = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(text);
+  if (!match) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${name}: "${text}" is not a duration; write a number and a unit ` +
+        'like 500ms, 90s, 10m, 12h or 30d',
+    );
+  }
+  return Math.round(Number(match[1]) * DURATION_UNITS[match[2] ?? 's']);
+}
+
+export function formatDuration(ms: number): string {
+  for (const [unit, size] of [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+  ] as const) {
+    if (ms >= size && ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+const BYTE_UNITS: Record<string, number> = {
+  '': 1,
+  b: 1,
+  kb: 1000,
+  kib: 1024,
+  mb: 1_000_000,
+  mib: 1024 * 1024,
+};
+
+export function parseBytes(name: string, raw: unknown): number {
+  const text = String(raw).trim().toLowerCase();
+  const match = /^(\d+)\s*(b|kb|kib|mb|mib)?$/.exec(text);
+  if (!match) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${name}: "${String(raw)}" is not a size; write bytes (65536) or ` +
+        'a unit like 64KiB or 4MiB',
+    );
+  }
+  return Number(match[1]) * BYTE_UNITS[match[2] ?? ''];
+}
+
+export function parseInteger(
+  name: string,
+  raw: unknown,
+  min: number,
+  max: number,
+): number {
+  const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
+  if (
+    !Number.isInteger(value) ||
+    value < min ||
+    value > max ||
+    String(raw).trim() === ''
+  ) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${name}: "${String(raw)}" is not allowed; use a whole number ` +
+        `from ${min} to ${max}`,
+    );
+  }
+  return value;
+}

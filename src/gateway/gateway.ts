@@ -1,0 +1,202 @@
+// The /acc gateway: authenticates connections, turns them into sessions,
+// applies the session policy and hands frames to the actions in order.
+import type { WebSocket } from 'ws';
+import { verifyToken, type TokenClaims, type TokenPolicy } from '../auth/tokens.js';
+import type { Tenants } from '../auth/tenants.js';
+import { newId } from '../auth/secrets.js';
+import type { Config } from '../config/schema.js';
+import { CloseCode, PrimError, toPrimError } from '../errors.js';
+import type { Logger } from '../log.js';
+import type { Delivery } from '../messages/delivery.js';
+import type { Messages } from '../messages/messages.js';
+import type { Store } from '../store/store.js';
+import { ACTIONS } from './actions.js';
+import { encodeFrame, errorFrame, parseFrame, seqOf } from './protocol.js';
+import { Session } from './session.js';
+import type { SessionRegistry } from './sessions.js';
+
+export interface GatewayDeps {
+  config: Config;
+  store: Store;
+  tenants: Tenants;
+  messages: Messages;
+  registry: SessionRegistry;
+  // Reaches sessions on every node, for the replace policy.
+  delivery: Delivery;
+  logger: Logger;
+}
+
+// How often silent sessions and the tenants of live sessions are checked.
+const SWEEP_MS = 5000;
+
+export class Gateway {
+  readonly tokenPolicy: TokenPolicy;
+  private readonly log: Logger;
+  private readonly sweeper: NodeJS.Timeout;
+  private readonly pending = new Set<Session>();
+  private draining = false;
+
+  constructor(readonly deps: GatewayDeps) {
+    const { config } = deps;
+    this.tokenPolicy = {
+      platforms: config.platforms,
+      maxTtl: config.tokens.maxTtl,
+      rotationGrace: config.tokens.rotationGrace,
+    };
+    this.log = deps.logger.child({ module: 'gateway' });
+    const interval = Math.min(SWEEP_MS, Math.max(50, config.ws.heartbeatTimeout / 3));
+    this.sweeper = setInterval(() => void this.sweep(), interval);
+    this.sweeper.unref();
+  }
+
+  get heartbeatInterval(): number {
+    return Math.floor(this.deps.config.ws.heartbeatTimeout / 3);
+  }
+
+  verify(token: unknown): Promise<TokenClaims> {
+    return verifyToken(token, this.deps.tenants, this.deps.store, this.tokenPolicy);
+  }
+
+  // A socket that passed the upgrade; `claims` when the token came in the URL.
+  accept(socket: WebSocket, claims: TokenClaims | undefined): void {
+    const { config, registry } = this.deps;
+    const session = new Session(
+      newId(),
+      socket,
+      config.limits.maxBufferedBytes,
+      config.limits.messagesPerSecond,
+    );
+    if (this.draining) {
+      session.close(CloseCode.DRAINING, 'server draining; reconnect now');
+      return;
+    }
+    if (registry.size + this.pending.size >= config.limits.maxConnections) {
+      session.close(
+        CloseCode.CONNECTION_LIMIT,
+        `node is at limits.maxConnections (${config.limits.maxConnections})`,
+      );
+      return;
+    }
+
+    this.pending.add(session);
+    socket.on('message', (data: Buffer, isBinary: boolean) => {
+      session.lastSeen = Date.now();
+      session.enqueue(() => this.handle(session, data, isBinary));
+    });
+    socket.on('close', (code: number) => {
+      this.pending.delete(session);
+      registry.remove(session);
+      this.log.debug({ connId: session.connId, tenant: session.tenant, code }, 'session closed');
+    });
+    socket.on('error', (err) => {
+      this.log.info({ connId: session.connId, err }, 'socket error');
+    });
+
+    if (claims) {
+      session.enqueue(() => this.login(session, claims));
+      return;
+    }
+    const timer = setTimeout(() => {
+      if (!session.claims) session.close(CloseCode.HEARTBEAT_TIMEOUT, 'login timeout');
+    }, config.ws.loginTimeout);
+    socket.once('close', () => clearTimeout(timer));
+  }
+
+  // Turns the connection into a session and greets it.
+  async login(session: Session, claims: TokenClaims): Promise<void> {
+    const { config, registry, delivery } = this.deps;
+    session.claims = claims;
+    this.pending.delete(session);
+    if (config.ws.sessionPolicy === 'replace') {
+      await delivery.kick(
+        claims.tenant,
+        claims.userId,
+        claims.platform,
+        CloseCode.REPLACED,
+        'replaced by a newer session',
+        session.connId,
+      );
+    }
+    if (!session.open) return;
+    registry.add(session);
+    const inboxSeq = await this.deps.messages.inboxHead(claims.tenant, claims.userId);
+    session.send(
+      encodeFrame('', 'welcome', {
+        connId: session.connId,
+        userId: claims.userId,
+        platform: claims.platform,
+        inboxSeq,
+        heartbeatInterval: this.heartbeatInterval,
+      }),
+    );
+    this.log.debug(
+      { connId: session.connId, tenant: claims.tenant, userId: claims.userId },
+      'session opened',
+    );
+  }
+
+  private async handle(session: Session, data: Buffer, isBinary: boolean): Promise<void> {
+    let seq = seqOf(data);
+    try {
+      if (isBinary) throw new PrimError('BAD_PARAMETER', 'frames must be JSON text frames');
+      const frame = parseFrame(data);
+      seq = frame.seq;
+      const action = ACTIONS[frame.action];
+      if (!action) {
+        throw new PrimError('UNKNOWN_ROUTE', `unknown action "${frame.action}"`);
+      }
+      if (action.needsLogin && !session.claims) {
+        throw new PrimError('NOT_LOGGED_IN', `log in before "${frame.action}"`);
+      }
+      await action.run(this, session, frame);
+    } catch (err) {
+      const error = toPrimError(err);
+      if (error.kind === 'SERVER_ERROR') {
+        this.log.error({ connId: session.connId, err }, 'frame failed');
+      }
+      session.send(errorFrame(seq, error));
+      // A refused login ends the connection: the token will not get better.
+      if (error.closeCode && error.closeCode >= 4500 && !session.claims) {
+        session.close(error.closeCode, error.message);
+      }
+    }
+  }
+
+  // Closes silent sessions and those whose tenant was disabled or deleted
+  // behind the node's back (the CLI writes to the store directly).
+  private async sweep(): Promise<void> {
+    const { config, registry, tenants } = this.deps;
+    const silentSince = Date.now() - config.ws.heartbeatTimeout;
+    for (const session of registry.all()) {
+      if (session.lastSeen < silentSince) {
+        session.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
+        registry.remove(session);
+      }
+    }
+    for (const account of registry.tenantNames()) {
+      try {
+        const tenant = await tenants.fresh(account);
+        if (!tenant || tenant.disabled) {
+          const reason = tenant ? 'tenant disabled' : 'tenant deleted';
+          await registry.kick(account, undefined, undefined, CloseCode.TENANT_DISABLED, reason);
+        }
+      } catch (err) {
+        this.log.warn({ tenant: account, err }, 'tenant check failed');
+      }
+    }
+  }
+
+  // Stops taking connections and closes every session with 4000 once the
+  // frames it already sent are handled.
+  async drain(timeoutMs: number): Promise<void> {
+    this.draining = true;
+    clearInterval(this.sweeper);
+    const sessions = [...this.deps.registry.all(), ...this.pending];
+    const settled = Promise.all(sessions.map((session) => session.settled()));
+    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+    for (const session of sessions) {
+      session.close(CloseCode.DRAINING, 'server draining; reconnect now');
+      this.deps.registry.remove(session);
+    }
+  }
+}

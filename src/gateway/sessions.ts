@@ -1,0 +1,106 @@
+// The sessions this node holds, by tenant and user. It is the local part of
+// message delivery: on a single node it is the whole of it.
+import type { Delivery, OnlineUser } from '../messages/delivery.js';
+import type { Session } from './session.js';
+
+export class SessionRegistry implements Delivery {
+  private readonly tenants = new Map<string, Map<string, Set<Session>>>();
+  private total = 0;
+
+  constructor(readonly nodeId: string) {}
+
+  get size(): number {
+    return this.total;
+  }
+
+  add(session: Session): void {
+    let users = this.tenants.get(session.tenant);
+    if (!users) this.tenants.set(session.tenant, (users = new Map()));
+    let sessions = users.get(session.userId);
+    if (!sessions) users.set(session.userId, (sessions = new Set()));
+    sessions.add(session);
+    this.total += 1;
+  }
+
+  remove(session: Session): void {
+    const users = this.tenants.get(session.tenant);
+    const sessions = users?.get(session.userId);
+    if (!users || !sessions?.delete(session)) return;
+    this.total -= 1;
+    if (sessions.size === 0) users.delete(session.userId);
+    if (users.size === 0) this.tenants.delete(session.tenant);
+  }
+
+  sessionsOf(tenant: string, userId: string): Session[] {
+    return [...(this.tenants.get(tenant)?.get(userId) ?? [])];
+  }
+
+  all(): Session[] {
+    return [...this.tenants.values()].flatMap((users) =>
+      [...users.values()].flatMap((sessions) => [...sessions]),
+    );
+  }
+
+  tenantNames(): string[] {
+    return [...this.tenants.keys()];
+  }
+
+  countFor(tenant: string): { users: number; sessions: number } {
+    const users = this.tenants.get(tenant);
+    let sessions = 0;
+    users?.forEach((set) => (sessions += set.size));
+    return { users: users?.size ?? 0, sessions };
+  }
+
+  localUsers(tenant: string): OnlineUser[] {
+    const users = this.tenants.get(tenant) ?? new Map<string, Set<Session>>();
+    return [...users].map(([userId, sessions]) => ({
+      userId,
+      platforms: [...new Set([...sessions].map((s) => s.platform))].sort(),
+    }));
+  }
+
+  async push(tenant: string, userId: string, frame: Buffer, exceptConnId?: string) {
+    let reached = 0;
+    for (const session of this.tenants.get(tenant)?.get(userId) ?? []) {
+      if (session.connId !== exceptConnId && session.send(frame)) reached += 1;
+    }
+    return reached;
+  }
+
+  async broadcast(tenant: string, frame: Buffer) {
+    let reached = 0;
+    for (const sessions of this.tenants.get(tenant)?.values() ?? []) {
+      for (const session of sessions) if (session.send(frame)) reached += 1;
+    }
+    return reached;
+  }
+
+  async kick(
+    tenant: string,
+    userId: string | undefined,
+    platform: string | undefined,
+    code: number,
+    reason: string,
+    exceptConnId?: string,
+  ) {
+    const users = this.tenants.get(tenant);
+    if (!users) return 0;
+    const targets = userId === undefined ? [...users.values()] : [users.get(userId) ?? new Set()];
+    let closed = 0;
+    for (const sessions of targets) {
+      for (const session of [...sessions]) {
+        if (session.connId === exceptConnId) continue;
+        if (platform !== undefined && session.platform !== platform) continue;
+        session.close(code, reason);
+        this.remove(session);
+        closed += 1;
+      }
+    }
+    return closed;
+  }
+
+  async usersByNode(tenant: string) {
+    return new Map([[this.nodeId, this.localUsers(tenant)]]);
+  }
+}

@@ -1,0 +1,57 @@
+// The one logging module. Messages are fixed lowercase phrases; data goes in
+// fields (tenant, userId, connId, code, durationMs). Secrets never reach a
+// log line: known secret fields are redacted by path, and the token query
+// parameter is cut out of logged URLs.
+import pino, { type Logger } from 'pino';
+
+export type { Logger };
+
+const REDACT = [
+  'token',
+  'authCode',
+  'adminKey',
+  'secret',
+  '*.token',
+  '*.authCode',
+  '*.adminKey',
+  '*.secret',
+  'req.headers.authorization',
+  'req.headers.cookie',
+];
+
+export function redactUrl(url: string): string {
+  return url.replace(/([?&](?:token|authCode)=)[^&#]*/gi, '$1[Redacted]');
+}
+
+export interface LoggerOptions {
+  level: string;
+  // Pretty lines for a person at a terminal; JSON lines otherwise.
+  pretty?: boolean;
+  destination?: pino.DestinationStream;
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const pretty = options.pretty ?? (process.stderr.isTTY && !process.env.CI);
+  const base: pino.LoggerOptions = {
+    level: options.level,
+    base: undefined,
+    redact: { paths: REDACT, censor: '[Redacted]' },
+    serializers: {
+      req: (req: { method: string; url: string; ip?: string }) => ({
+        method: req.method,
+        url: redactUrl(req.url),
+        ip: req.ip,
+      }),
+      err: pino.stdSerializers.err,
+    },
+  };
+  if (options.destination) return pino(base, options.destination);
+  if (pretty) {
+    return pino({
+      ...base,
+      transport: { target: 'pino-pretty', options: { destination: 2, colorize: !process.env.NO_COLOR } },
+    });
+  }
+  // Logs go to stderr: stdout belongs to command results.
+  return pino(base, pino.destination(2));
+}

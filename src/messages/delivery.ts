@@ -1,0 +1,28 @@
+// How a stored message reaches sessions. On a single node the session
+// registry is the delivery; in cluster mode a router in front of it also
+// reaches the sessions that other nodes hold.
+
+export interface OnlineUser {
+  userId: string;
+  platforms: string[];
+}
+
+export interface Delivery {
+  // Sends the frame to every session of the user, except `exceptConnId`
+  // (the sending connection). Resolves to the number of sessions reached.
+  push(tenant: string, userId: string, frame: Buffer, exceptConnId?: string): Promise<number>;
+  // Every session of the tenant; resolves to the number reached.
+  broadcast(tenant: string, frame: Buffer): Promise<number>;
+  // Closes the user's sessions (on one platform, or all) with `code`,
+  // sparing `exceptConnId`; resolves to the number closed.
+  kick(
+    tenant: string,
+    userId: string | undefined,
+    platform: string | undefined,
+    code: number,
+    reason: string,
+    exceptConnId?: string,
+  ): Promise<number>;
+  // The tenant's online users, grouped by the node that holds them.
+  usersByNode(tenant: string): Promise<Map<string, OnlineUser[]>>;
+}

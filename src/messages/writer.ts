@@ -1,0 +1,55 @@
+// Batches message writes: every message that arrives while a write is under
+// way goes into the next write, so a busy node pays one store transaction
+// (and one fsync) for many messages. Batches are written one after another,
+// which keeps the order in which messages were handed in.
+import type { AppendResult, NewMessage, Store } from '../store/store.js';
+
+interface Pending {
+  message: NewMessage;
+  resolve: (result: AppendResult) => void;
+  reject: (err: unknown) => void;
+}
+
+const MAX_BATCH = 512;
+
+export class BatchWriter {
+  private queue: Pending[] = [];
+  private writing = false;
+  private idle: Promise<void> = Promise.resolve();
+  private markIdle: () => void = () => {};
+
+  constructor(private readonly store: Store) {}
+
+  append(message: NewMessage): Promise<AppendResult> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ message, resolve, reject });
+      if (!this.writing) this.start();
+    });
+  }
+
+  // Resolves once everything handed in so far is written.
+  flushed(): Promise<void> {
+    return this.writing ? this.idle : Promise.resolve();
+  }
+
+  private start(): void {
+    this.writing = true;
+    this.idle = new Promise((resolve) => (this.markIdle = resolve));
+    // setImmediate lets the messages of this event-loop turn join the batch.
+    setImmediate(() => void this.writeAll());
+  }
+
+  private async writeAll(): Promise<void> {
+    while (this.queue.length > 0) {
+      const batch = this.queue.splice(0, MAX_BATCH);
+      try {
+        const results = await this.store.appendMessages(batch.map((p) => p.message));
+        batch.forEach((pending, i) => pending.resolve(results[i]));
+      } catch (err) {
+        batch.forEach((pending) => pending.reject(err));
+      }
+    }
+    this.writing = false;
+    this.markIdle();
+  }
+}

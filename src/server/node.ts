@@ -1,0 +1,83 @@
+// One node: the store, the gateway and the HTTP server, started and
+// stopped in order. `prim serve` and the tests both start nodes here.
+import { randomBytes } from 'node:crypto';
+import type { FastifyInstance } from 'fastify';
+import { resolveAdminKey, type AdminKey } from '../auth/admin-key.js';
+import { Tenants } from '../auth/tenants.js';
+import type { Config } from '../config/schema.js';
+import { Gateway } from '../gateway/gateway.js';
+import { SessionRegistry } from '../gateway/sessions.js';
+import type { Logger } from '../log.js';
+import { Messages } from '../messages/messages.js';
+import { BatchWriter } from '../messages/writer.js';
+import { openStore } from '../store/open.js';
+import { buildApp } from './app.js';
+import type { NodeContext } from './context.js';
+
+export interface RunningNode {
+  context: NodeContext;
+  app: FastifyInstance;
+  adminKey: AdminKey;
+  // http://host:port as bound (the real port when http.port is 0).
+  url: string;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startNode(config: Config, logger: Logger): Promise<RunningNode> {
+  const started = Date.now();
+  const nodeId = config.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
+  const log = logger.child({ nodeId });
+  const adminKey = resolveAdminKey(config.adminKey, config.dataDir);
+  const store = await openStore(config.store.url!);
+
+  const tenants = new Tenants(store);
+  const registry = new SessionRegistry(nodeId);
+  const delivery = registry;
+  const writer = new BatchWriter(store);
+  const messages = new Messages(store, writer, delivery);
+  const gateway = new Gateway({ config, store, tenants, messages, registry, delivery, logger: log });
+  const context: NodeContext = {
+    nodeId,
+    startedAt: started,
+    config,
+    adminKey: adminKey.key,
+    store,
+    tenants,
+    messages,
+    gateway,
+    registry,
+    delivery,
+    state: 'starting',
+  };
+
+  const app = await buildApp(context, log);
+  try {
+    await app.listen({ host: config.http.host, port: config.http.port });
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : config.http.port;
+  context.state = 'ready';
+  log.info(
+    { http: `${config.http.host}:${port}`, store: store.kind, durationMs: Date.now() - started },
+    'node ready',
+  );
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      const begun = Date.now();
+      context.state = 'draining';
+      await gateway.drain(config.shutdownTimeout);
+      await writer.flushed();
+      await app.close();
+      await store.close();
+      log.info({ durationMs: Date.now() - begun }, 'node stopped');
+    })());
+
+  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  return { context, app, adminKey, url: `http://${host}:${port}`, port, stop };
+}

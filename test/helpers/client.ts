@@ -1,0 +1,98 @@
+// A real WebSocket client for /acc that awaits frames instead of sleeping.
+import WebSocket from 'ws';
+
+export interface Frame {
+  seq: string | number;
+  action: string;
+  msg?: any;
+}
+
+export class TestClient {
+  readonly frames: Frame[] = [];
+  readonly closed: Promise<{ code: number; reason: string }>;
+  private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
+  private seq = 0;
+
+  constructor(readonly socket: WebSocket) {
+    socket.on('message', (data) => {
+      const frame = JSON.parse(String(data)) as Frame;
+      const waiter = this.waiters.find((w) => w.match(frame));
+      if (waiter) {
+        this.waiters.splice(this.waiters.indexOf(waiter), 1);
+        waiter.resolve(frame);
+      } else {
+        this.frames.push(frame);
+      }
+    });
+    this.closed = new Promise((resolve) =>
+      socket.on('close', (code, reason) => resolve({ code, reason: String(reason) })),
+    );
+  }
+
+  // The next frame (already received or still to come) that matches.
+  next(match: string | ((f: Frame) => boolean) = () => true, timeoutMs = 5000): Promise<Frame> {
+    const test = typeof match === 'string' ? (f: Frame) => f.action === match : match;
+    const index = this.frames.findIndex(test);
+    if (index >= 0) return Promise.resolve(this.frames.splice(index, 1)[0]);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`no frame matched within ${timeoutMs}ms`)), timeoutMs);
+      this.waiters.push({
+        match: test,
+        resolve: (frame) => {
+          clearTimeout(timer);
+          resolve(frame);
+        },
+      });
+    });
+  }
+
+  send(frame: unknown): void {
+    this.socket.send(typeof frame === 'string' ? frame : JSON.stringify(frame));
+  }
+
+  // Sends an action and resolves with the reply that echoes its seq.
+  request(action: string, msg?: unknown): Promise<Frame> {
+    const seq = `c${++this.seq}`;
+    this.send({ seq, action, msg });
+    return this.next((frame) => frame.seq === seq);
+  }
+
+  close(): void {
+    this.socket.close();
+  }
+}
+
+const open: TestClient[] = [];
+
+export function wsUrl(httpUrl: string, token?: string): string {
+  const base = httpUrl.replace(/^http/, 'ws') + '/acc';
+  return token === undefined ? base : `${base}?token=${encodeURIComponent(token)}`;
+}
+
+// Opens a connection; resolves once it is open (or rejects with the HTTP
+// status and body when the upgrade is refused).
+export function connect(httpUrl: string, token?: string): Promise<TestClient> {
+  const socket = new WebSocket(wsUrl(httpUrl, token));
+  const client = new TestClient(socket);
+  open.push(client);
+  return new Promise((resolve, reject) => {
+    socket.once('open', () => resolve(client));
+    socket.once('unexpected-response', (_req, res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => reject(Object.assign(new Error('upgrade refused'), { status: res.statusCode, body: JSON.parse(body) })));
+    });
+    socket.once('error', reject);
+  });
+}
+
+// Connects with a token and waits for the welcome push.
+export async function connectUser(httpUrl: string, token: string) {
+  const client = await connect(httpUrl, token);
+  const welcome = await client.next('welcome');
+  return { client, welcome };
+}
+
+export function closeClients(): void {
+  for (const client of open.splice(0)) client.socket.terminate();
+}
