@@ -27,7 +27,8 @@ export function storeContract(
     });
 
     afterEach(async () => {
-      await store.close();
+      // open() may have failed before any store existed.
+      await store?.close();
       await cleanup?.();
     });
 
@@ -402,7 +403,7 @@ export function storeContract(
         expect(inbox.messages.map((m) => [m.senderId, m.receiverId])).toEqual([['bob', 'carol']]);
       });
 
-      it('never shows another tenant\'s messages to the same user id', async () => {
+      it("never shows another tenant's messages to the same user id", async () => {
         await appendAll(store, [message({ tenant: 'globex', message: 'other tenant' })]);
         const [own] = await appendAll(store, [message({ message: 'own' })]);
 
@@ -523,7 +524,7 @@ export function storeContract(
         expect(await store.revokedAt('globex', 'alice', 'web')).toBeUndefined();
       });
 
-      it('a revocation without platform applies to every platform, the later time wins', async () => {
+      it('a revocation without platform covers every platform; the later time wins', async () => {
         await store.revoke('acme', 'alice', 'web', T0 + 100);
         await store.revoke('acme', 'alice', undefined, T0 + 50);
 

@@ -109,3 +109,9 @@ export interface Store {
 export function inboxSeqOf(message: StoredMessage, userId: string): number {
   return message.senderId === userId ? message.senderSeq : message.receiverSeq;
 }
+
+// One key for both directions of a conversation. User ids hold no control
+// characters, so the NUL separator cannot occur inside one.
+export function conversationKey(userA: string, userB: string): string {
+  return userA < userB ? `${userA}\u0000${userB}` : `${userB}\u0000${userA}`;
+}

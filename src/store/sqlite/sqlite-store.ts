@@ -7,6 +7,7 @@ import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PrimError } from '../../errors.js';
 import {
+  conversationKey,
   DEDUPE_WINDOW_MS,
   type AppendResult,
   type ConversationQuery,
@@ -46,12 +47,6 @@ interface MessageRow {
   receiver_seq: number;
 }
 
-// One key for both directions of a conversation. User ids hold no control
-// characters, so the NUL separator cannot occur inside one.
-export function conversationKey(userA: string, userB: string): string {
-  return userA < userB ? `${userA}\u0000${userB}` : `${userB}\u0000${userA}`;
-}
-
 const MESSAGE_COLUMNS =
   'm.id, m.tenant, m.sender_id, m.receiver_id, m.body, m.msg_type, ' +
   'm.msg_cont_type, m.client_msg_id, m.sender_nickname, m.sender_avatar, ' +
@@ -72,7 +67,12 @@ export class SqliteStore implements Store {
     this.db.pragma('journal_mode = WAL');
     // FULL: an acknowledged message survives a power cut, not only a crash.
     this.db.pragma('synchronous = FULL');
-    this.migrate();
+    try {
+      this.migrate();
+    } catch (err) {
+      this.db.close();
+      throw err;
+    }
 
     const db = this.db;
     this.statements = {
