@@ -128,7 +128,7 @@ describe('configuration', () => {
   test('tokens.defaultTtl may not exceed tokens.maxTtl', () => {
     expect(() =>
       loadConfig({ cwd: folder(), env: { PRIM_TOKENS_DEFAULT_TTL: '40d' } }),
-    ).toThrow('tokens.defaultTtl must not be longer than tokens.maxTtl');
+    ).toThrow('tokens.defaultTtl (40d) must not be longer than tokens.maxTtl (30d)');
   });
 });
 

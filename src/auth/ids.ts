@@ -7,8 +7,12 @@ const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 export const MAX_USER_ID_LENGTH = 128;
 
+export function isAccount(account: unknown): account is string {
+  return typeof account === 'string' && ACCOUNT.test(account);
+}
+
 export function checkAccount(account: unknown): string {
-  if (typeof account !== 'string' || !ACCOUNT.test(account)) {
+  if (!isAccount(account)) {
     throw new PrimError(
       'BAD_PARAMETER',
       `account ${JSON.stringify(account)} is not allowed; use 2–64 lowercase ` +
@@ -26,9 +30,10 @@ export function checkUserId(userId: unknown, name = 'userId'): string {
     userId.length > MAX_USER_ID_LENGTH ||
     CONTROL.test(userId)
   ) {
-    const shown = typeof userId === 'string' && userId.length > 40
-      ? `a ${userId.length}-character string`
-      : JSON.stringify(userId);
+    const shown =
+      typeof userId === 'string' && userId.length > 40
+        ? `a ${userId.length}-character string`
+        : JSON.stringify(userId);
     throw new PrimError(
       'BAD_USER_ID',
       `${name} ${shown} is not allowed; use 1–${MAX_USER_ID_LENGTH} characters ` +
@@ -36,6 +41,14 @@ export function checkUserId(userId: unknown, name = 'userId'): string {
     );
   }
   return userId;
+}
+
+// `all`, or nothing at all, means every platform: undefined is returned.
+// Empty counts as nothing, as a form sends a field left blank.
+export function checkPlatformOrAll(platform: unknown, allowed: string[]): string | undefined {
+  if (platform === undefined || platform === '') return undefined;
+  if (typeof platform === 'string' && platform.toLowerCase() === 'all') return undefined;
+  return checkPlatform(platform, allowed);
 }
 
 export function checkPlatform(platform: unknown, allowed: string[]): string {

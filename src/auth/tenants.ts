@@ -3,7 +3,7 @@
 // 5 s (DESIGN: "a running node sees the change within 5 s").
 import { PrimError } from '../errors.js';
 import type { Store, Tenant } from '../store/store.js';
-import { checkAccount } from './ids.js';
+import { checkAccount, isAccount } from './ids.js';
 import { newSecret, sameSecret } from './secrets.js';
 
 const CACHE_MS = 2000;
@@ -33,7 +33,7 @@ export interface TenantCredentials {
 }
 
 export class Tenants {
-  private readonly cache = new Map<string, { tenant: Tenant | undefined; at: number }>();
+  private readonly cache = new Map<string, { tenant: Tenant; at: number }>();
 
   constructor(
     private readonly store: Store,
@@ -48,11 +48,17 @@ export class Tenants {
     return { account, authCode: secret };
   }
 
+  // Only tenants that exist are cached: names come from unauthenticated
+  // requests and token headers, and caching every miss would let anyone
+  // grow the cache without bound. Names that cannot be accounts are not
+  // looked up at all.
   async get(account: string): Promise<Tenant | undefined> {
+    if (!isAccount(account)) return undefined;
     const cached = this.cache.get(account);
     if (cached && this.clock() - cached.at < CACHE_MS) return cached.tenant;
     const tenant = await this.store.getTenant(account);
-    this.cache.set(account, { tenant, at: this.clock() });
+    if (tenant) this.cache.set(account, { tenant, at: this.clock() });
+    else this.cache.delete(account);
     return tenant;
   }
 
@@ -101,9 +107,7 @@ export class Tenants {
   // A tenant backend's credentials. Unknown tenant and wrong secret get the
   // same answer, so that the reply does not reveal which tenants exist.
   async authenticate(account: string, authCode: string): Promise<Tenant> {
-    const tenant = /^[a-z0-9][a-z0-9_-]{1,63}$/.test(account)
-      ? await this.get(account)
-      : undefined;
+    const tenant = await this.get(account);
     if (!tenant || !sameSecret(authCode, tenant.secret)) {
       throw new PrimError('UNAUTHORIZED', 'tenant account or authCode is wrong');
     }

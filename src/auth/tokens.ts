@@ -34,6 +34,7 @@ export interface TokenPolicy {
 }
 
 const encoder = new TextEncoder();
+const BAD_SIGNATURE = 'the token signature does not verify';
 
 export async function issueToken(
   tenant: Tenant,
@@ -85,20 +86,26 @@ export async function verifyToken(
   } catch {
     throw new PrimError('UNAUTHORIZED', 'the token is not a JWT');
   }
-  const tenant = kid ? await tenants.get(kid) : undefined;
-  if (!tenant) throw new PrimError('UNAUTHORIZED', 'the token names no known tenant');
+  // A token that names an unknown tenant is refused like a bad signature,
+  // and a tenant is said to be disabled only to a holder of a genuine
+  // token, so that forged tokens learn nothing about which tenants exist.
+  const tenant = typeof kid === 'string' ? await tenants.get(kid) : undefined;
+  if (!tenant) throw new PrimError('UNAUTHORIZED', BAD_SIGNATURE);
+  const payload = await verifySignature(token, tenant, policy, now);
   if (tenant.disabled) {
     throw new PrimError('TENANT_DISABLED', `tenant "${tenant.account}" is disabled`);
   }
 
-  const payload = await verifySignature(token, tenant, policy, now);
   let userId: string;
   let platform: string;
   try {
     userId = checkUserId(payload.sub, 'sub');
     platform = checkPlatform(payload.plt, policy.platforms);
   } catch (err) {
-    throw new PrimError('UNAUTHORIZED', `the token's claims are refused: ${(err as Error).message}`);
+    throw new PrimError(
+      'UNAUTHORIZED',
+      `the token's claims are refused: ${(err as Error).message}`,
+    );
   }
   if (typeof payload.iat !== 'number' || typeof payload.exp !== 'number') {
     throw new PrimError('UNAUTHORIZED', 'the token must carry iat and exp');
@@ -153,5 +160,5 @@ async function verifySignature(
       }
     }
   }
-  throw new PrimError('UNAUTHORIZED', 'the token signature does not verify');
+  throw new PrimError('UNAUTHORIZED', BAD_SIGNATURE);
 }

@@ -4,6 +4,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { PrimError } from '../errors.js';
 import { envName, KEYS, type Config } from './schema.js';
+import { formatDuration } from './values.js';
 
 export interface LoadedConfig {
   config: Config;
@@ -126,7 +127,8 @@ function validateTogether(config: Config): void {
   if (config.tokens.defaultTtl > config.tokens.maxTtl) {
     throw new PrimError(
       'BAD_PARAMETER',
-      'tokens.defaultTtl must not be longer than tokens.maxTtl',
+      `tokens.defaultTtl (${formatDuration(config.tokens.defaultTtl)}) must not be longer ` +
+        `than tokens.maxTtl (${formatDuration(config.tokens.maxTtl)})`,
     );
   }
   if (config.redis.url && !config.cluster.secret) {

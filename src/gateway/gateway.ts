@@ -11,7 +11,7 @@ import type { Delivery } from '../messages/delivery.js';
 import type { Messages } from '../messages/messages.js';
 import type { Store } from '../store/store.js';
 import { ACTIONS } from './actions.js';
-import { encodeFrame, errorFrame, parseFrame, seqOf } from './protocol.js';
+import { decodeFrame, encodeFrame, errorFrame, type Seq } from './protocol.js';
 import { Session } from './session.js';
 import type { SessionRegistry } from './sessions.js';
 
@@ -79,31 +79,48 @@ export class Gateway {
     }
 
     this.pending.add(session);
+    // A closing session is gone at once: nothing more can reach it.
+    session.onClose(() => {
+      this.pending.delete(session);
+      registry.remove(session);
+    });
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       session.lastSeen = Date.now();
       session.enqueue(() => this.handle(session, data, isBinary));
     });
     socket.on('close', (code: number) => {
-      this.pending.delete(session);
-      registry.remove(session);
       this.log.debug({ connId: session.connId, tenant: session.tenant, code }, 'session closed');
     });
     socket.on('error', (err) => {
       this.log.info({ connId: session.connId, err }, 'socket error');
     });
 
-    if (claims) {
-      session.enqueue(() => this.login(session, claims));
-      return;
-    }
+    // Also for a token in the URL: a login that fails leaves the connection
+    // unauthenticated, and it may still log in with a frame.
     const timer = setTimeout(() => {
       if (!session.claims) session.close(CloseCode.HEARTBEAT_TIMEOUT, 'login timeout');
     }, config.ws.loginTimeout);
-    socket.once('close', () => clearTimeout(timer));
+    session.onClose(() => clearTimeout(timer));
+    if (claims) {
+      session.enqueue(() =>
+        this.login(session, claims).catch((err) => this.refuse(session, '', err)),
+      );
+    }
   }
 
   // Turns the connection into a session and greets it.
   async login(session: Session, claims: TokenClaims): Promise<void> {
+    try {
+      await this.greet(session, claims);
+    } catch (err) {
+      session.claims = undefined;
+      this.deps.registry.remove(session);
+      if (session.open) this.pending.add(session);
+      throw err;
+    }
+  }
+
+  private async greet(session: Session, claims: TokenClaims): Promise<void> {
     const { config, registry, delivery } = this.deps;
     session.claims = claims;
     this.pending.delete(session);
@@ -118,17 +135,21 @@ export class Gateway {
       );
     }
     if (!session.open) return;
-    registry.add(session);
-    const inboxSeq = await this.deps.messages.inboxHead(claims.tenant, claims.userId);
-    session.send(
-      encodeFrame('', 'welcome', {
+    session.holdPushes();
+    let welcome: string | undefined;
+    try {
+      registry.add(session);
+      const inboxSeq = await this.deps.messages.inboxHead(claims.tenant, claims.userId);
+      welcome = encodeFrame('', 'welcome', {
         connId: session.connId,
         userId: claims.userId,
         platform: claims.platform,
         inboxSeq,
         heartbeatInterval: this.heartbeatInterval,
-      }),
-    );
+      });
+    } finally {
+      session.releasePushes(welcome);
+    }
     this.log.debug(
       { connId: session.connId, tenant: claims.tenant, userId: claims.userId },
       'session opened',
@@ -136,11 +157,19 @@ export class Gateway {
   }
 
   private async handle(session: Session, data: Buffer, isBinary: boolean): Promise<void> {
-    let seq = seqOf(data);
+    // The server has decided to end this connection: a frame acted on now
+    // could not be answered, and a message stored without its ack would be
+    // stored twice when the client resends it. Frames of a client that
+    // closed the connection itself are still handled: it sent them first.
+    if (session.ending) return;
+    if (isBinary) {
+      const error = new PrimError('BAD_PARAMETER', 'frames must be JSON text frames');
+      return this.refuse(session, '', error);
+    }
+    const decoded = decodeFrame(data);
+    if ('error' in decoded) return this.refuse(session, decoded.seq, decoded.error);
+    const { frame } = decoded;
     try {
-      if (isBinary) throw new PrimError('BAD_PARAMETER', 'frames must be JSON text frames');
-      const frame = parseFrame(data);
-      seq = frame.seq;
       const action = ACTIONS[frame.action];
       if (!action) {
         throw new PrimError('UNKNOWN_ROUTE', `unknown action "${frame.action}"`);
@@ -150,15 +179,20 @@ export class Gateway {
       }
       await action.run(this, session, frame);
     } catch (err) {
-      const error = toPrimError(err);
-      if (error.kind === 'SERVER_ERROR') {
-        this.log.error({ connId: session.connId, err }, 'frame failed');
-      }
-      session.send(errorFrame(seq, error));
-      // A refused login ends the connection: the token will not get better.
-      if (error.closeCode && error.closeCode >= 4500 && !session.claims) {
-        session.close(error.closeCode, error.message);
-      }
+      this.refuse(session, frame.seq, err);
+    }
+  }
+
+  // Answers a failed frame (or login) with an error frame.
+  private refuse(session: Session, seq: Seq, err: unknown): void {
+    const error = toPrimError(err);
+    if (error.kind === 'SERVER_ERROR') {
+      this.log.error({ connId: session.connId, err }, 'frame failed');
+    }
+    session.send(errorFrame(seq, error));
+    // A refused login ends the connection: the token will not get better.
+    if (error.closeCode && error.closeCode >= 4500 && !session.claims) {
+      session.close(error.closeCode, error.message);
     }
   }
 
@@ -170,7 +204,6 @@ export class Gateway {
     for (const session of registry.all()) {
       if (session.lastSeen < silentSince) {
         session.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
-        registry.remove(session);
       }
     }
     for (const account of registry.tenantNames()) {
@@ -186,17 +219,22 @@ export class Gateway {
     }
   }
 
-  // Stops taking connections and closes every session with 4000 once the
-  // frames it already sent are handled.
+  // Stops taking connections and closes each session with 4000 once the
+  // frames it sent are handled, or all that remain at `timeoutMs`.
   async drain(timeoutMs: number): Promise<void> {
     this.draining = true;
     clearInterval(this.sweeper);
     const sessions = [...this.deps.registry.all(), ...this.pending];
-    const settled = Promise.all(sessions.map((session) => session.settled()));
-    await Promise.race([settled, new Promise((resolve) => setTimeout(resolve, timeoutMs))]);
+    const closeWhenIdle = async (session: Session) => {
+      await session.idle();
+      session.close(CloseCode.DRAINING, 'server draining; reconnect now');
+    };
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([Promise.all(sessions.map(closeWhenIdle)), timeout]);
+    clearTimeout(timer);
     for (const session of sessions) {
       session.close(CloseCode.DRAINING, 'server draining; reconnect now');
-      this.deps.registry.remove(session);
     }
   }
 }

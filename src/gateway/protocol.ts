@@ -9,36 +9,33 @@ export interface Frame {
   msg: unknown;
 }
 
-export function parseFrame(data: Buffer | string): Frame {
+export type Decoded = { frame: Frame } | { seq: Seq; error: PrimError };
+
+// Parses a frame once. A frame that is JSON but not a valid frame still
+// gives back its seq, so that the error reply matches the request.
+export function decodeFrame(data: Buffer | string): Decoded {
   let value: unknown;
   try {
     value = JSON.parse(typeof data === 'string' ? data : data.toString('utf8'));
   } catch {
-    throw new PrimError('BAD_PARAMETER', 'the frame is not valid JSON');
+    return { seq: '', error: new PrimError('BAD_PARAMETER', 'the frame is not valid JSON') };
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw new PrimError('BAD_PARAMETER', 'a frame must be a JSON object with seq, action and msg');
+    const error = new PrimError(
+      'BAD_PARAMETER',
+      'a frame must be a JSON object with seq, action and msg',
+    );
+    return { seq: '', error };
   }
-  const frame = value as Record<string, unknown>;
-  const seq = frame.seq ?? '';
+  const raw = value as Record<string, unknown>;
+  const seq = raw.seq ?? '';
   if (typeof seq !== 'string' && typeof seq !== 'number') {
-    throw new PrimError('BAD_PARAMETER', 'seq must be a string or a number');
+    return { seq: '', error: new PrimError('BAD_PARAMETER', 'seq must be a string or a number') };
   }
-  if (typeof frame.action !== 'string' || frame.action === '') {
-    throw new PrimError('BAD_PARAMETER', 'action must be a non-empty string');
+  if (typeof raw.action !== 'string' || raw.action === '') {
+    return { seq, error: new PrimError('BAD_PARAMETER', 'action must be a non-empty string') };
   }
-  return { seq, action: frame.action, msg: frame.msg };
-}
-
-// The seq of a frame that could not be parsed, if it can be recovered, so
-// that the error reply still matches the request.
-export function seqOf(data: Buffer | string): Seq {
-  try {
-    const seq = (JSON.parse(String(data)) as { seq?: unknown }).seq;
-    return typeof seq === 'string' || typeof seq === 'number' ? seq : '';
-  } catch {
-    return '';
-  }
+  return { frame: { seq, action: raw.action, msg: raw.msg } };
 }
 
 export function encodeFrame(seq: Seq, action: string, msg?: unknown): string {

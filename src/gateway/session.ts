@@ -15,8 +15,13 @@ export class Session {
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;
   private closing = false;
+  private closedByServer = false;
+  private readonly closeListeners: Array<() => void> = [];
   private tokens: number;
   private refilledAt = Date.now();
+  // Pushes that arrive between the session's registration and its welcome
+  // wait here, so that the welcome is always a session's first push.
+  private held: Array<string | Buffer> | undefined;
 
   constructor(
     readonly connId: string,
@@ -25,6 +30,8 @@ export class Session {
     private readonly messagesPerSecond: number,
   ) {
     this.tokens = messagesPerSecond;
+    // A close begun by the client or by the network.
+    socket.once('close', () => this.ended());
   }
 
   get tenant(): string {
@@ -43,7 +50,14 @@ export class Session {
     return !this.closing && this.socket.readyState === this.socket.OPEN;
   }
 
-  // Runs `work` after every frame handed in before it.
+  // True once the server has begun to close the connection (not when the
+  // client has).
+  get ending(): boolean {
+    return this.closedByServer;
+  }
+
+  // Runs `work` after every frame handed in before it. `work` answers its
+  // own errors: one that rejected would stop every frame after it.
   enqueue(work: () => Promise<void>): void {
     this.queued += 1;
     if (this.queued === MAX_QUEUED_FRAMES) this.socket.pause();
@@ -53,21 +67,47 @@ export class Session {
     });
   }
 
-  // Resolves once every queued frame is handled.
-  settled(): Promise<void> {
-    return this.tail;
+  // Resolves once nothing is queued, frames that arrive meanwhile included.
+  async idle(): Promise<void> {
+    while (this.queued > 0) await this.tail;
+  }
+
+  // `listener` runs once: as soon as the server begins to close the
+  // connection (nothing more is sent on it then), or when the client or the
+  // network has closed it.
+  onClose(listener: () => void): void {
+    this.closeListeners.push(listener);
   }
 
   // A receiver with more unsent data than limits.maxBufferedBytes is closed
   // rather than buffered without bound; it reconnects and syncs.
   send(data: string | Buffer): boolean {
     if (!this.open) return false;
+    if (this.held) {
+      this.held.push(data);
+      return true;
+    }
     if (this.socket.bufferedAmount > this.maxBufferedBytes) {
       this.close(CloseCode.TOO_SLOW, 'too slow to keep up; reconnect and sync');
       return false;
     }
     this.socket.send(data);
     return true;
+  }
+
+  holdPushes(): void {
+    this.held ??= [];
+  }
+
+  // Sends `first`, then what was held meanwhile; without `first` (the
+  // welcome could not be sent) the held pushes are dropped: the client
+  // syncs them once it has logged in.
+  releasePushes(first?: string): void {
+    const held = this.held ?? [];
+    this.held = undefined;
+    if (first === undefined) return;
+    this.send(first);
+    for (const data of held) this.send(data);
   }
 
   // A token bucket of limits.messagesPerSecond for `msg` frames.
@@ -84,11 +124,18 @@ export class Session {
   // to leave itself.
   close(code: number, reason: string, notify = true): void {
     if (this.closing) return;
+    this.closedByServer = true;
     if (notify && this.socket.readyState === this.socket.OPEN) {
       this.socket.send(encodeFrame('', 'exit', { reason }));
     }
     this.closing = true;
     // A close reason is limited to 123 bytes by RFC 6455.
     this.socket.close(code, reason.slice(0, 120));
+    this.ended();
+  }
+
+  private ended(): void {
+    this.closing = true;
+    for (const listener of this.closeListeners.splice(0)) listener();
   }
 }

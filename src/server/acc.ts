@@ -22,17 +22,21 @@ export function accRoute(app: FastifyInstance, context: NodeContext): void {
     }
   };
 
-  app.get(
-    '/acc',
-    {
-      websocket: true,
-      preValidation: checkToken,
-      schema: {
-        summary: 'The WebSocket endpoint: ?token=<connection token>, or a login frame',
-        tags: ['websocket'],
-        querystring: { type: 'object', properties: { token: { type: 'string' } } },
-      },
+  app.route({
+    method: 'GET',
+    url: '/acc',
+    preValidation: checkToken,
+    schema: {
+      summary: 'The WebSocket endpoint: ?token=<connection token>, or a login frame',
+      tags: ['websocket'],
+      querystring: { type: 'object', properties: { token: { type: 'string' } } },
     },
-    (socket, request) => context.gateway.accept(socket, request.claims),
-  );
+    // A plain GET (no upgrade) learns what the endpoint is for.
+    handler: async (_request, reply) =>
+      sendError(
+        reply,
+        new PrimError('BAD_PARAMETER', '/acc is a WebSocket endpoint; connect with an upgrade'),
+      ),
+    wsHandler: (socket, request) => context.gateway.accept(socket, request.claims),
+  });
 }

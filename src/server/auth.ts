@@ -7,15 +7,21 @@ import { PrimError } from '../errors.js';
 import type { NodeContext } from './context.js';
 import { paramsOf } from './params.js';
 
+// The credentials of an Authorization header in `scheme`. Scheme names are
+// case-insensitive (RFC 9110, section 11.1): "bearer" is "Bearer".
+function authorization(request: FastifyRequest, scheme: string): string | undefined {
+  const match = /^(\S+)\s+(.*)$/s.exec(request.headers.authorization ?? '');
+  return match && match[1].toLowerCase() === scheme ? match[2].trim() : undefined;
+}
+
 function bearer(request: FastifyRequest): string | undefined {
-  const header = request.headers.authorization;
-  return header?.startsWith('Bearer ') ? header.slice(7).trim() : undefined;
+  return authorization(request, 'bearer');
 }
 
 function basic(request: FastifyRequest): { account: string; authCode: string } | undefined {
-  const header = request.headers.authorization;
-  if (!header?.startsWith('Basic ')) return undefined;
-  const decoded = Buffer.from(header.slice(6).trim(), 'base64').toString('utf8');
+  const encoded = authorization(request, 'basic');
+  if (encoded === undefined) return undefined;
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');
   if (colon < 0) return undefined;
   return { account: decoded.slice(0, colon), authCode: decoded.slice(colon + 1) };
@@ -46,7 +52,8 @@ export function requireTenant(context: NodeContext) {
     if (!credentials) {
       throw new PrimError(
         'UNAUTHORIZED',
-        'this route needs tenant credentials: Basic auth (account:authCode) or sysAccount and authCode',
+        'this route needs tenant credentials: Basic auth (account:authCode) ' +
+          'or sysAccount and authCode',
       );
     }
     request.tenant = await context.tenants.authenticate(credentials.account, credentials.authCode);

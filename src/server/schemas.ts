@@ -27,6 +27,9 @@ export function object(
   return { type: 'object', properties, required };
 }
 
+// What a POST body may be; the OpenAPI document lists both.
+export const bodyTypes = ['application/json', 'application/x-www-form-urlencoded'];
+
 type Security = Array<Record<string, string[]>>;
 
 export const tenantAuth: Security = [{ tenantBasic: [] }, { sysAccountParams: [] }];
@@ -39,7 +42,8 @@ export const sysAccountParams = {
   authCode: { ...str, description: 'tenant secret (instead of Basic auth)' },
 };
 
+// page is bounded so that the offset it makes stays a safe integer.
 export const paging = {
-  page: { type: 'integer', minimum: 1, default: 1 },
+  page: { type: 'integer', minimum: 1, maximum: 1_000_000, default: 1 },
   pageSize: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
 };

@@ -7,7 +7,15 @@ import type { NodeContext } from '../context.js';
 import { requireTenant, requireTenantOrUser } from '../auth.js';
 import { ok } from '../envelope.js';
 import { viewMessage } from '../../messages/messages.js';
-import { int, object, responses, str, sysAccountParams, tenantAuth } from '../schemas.js';
+import {
+  bodyTypes,
+  int,
+  object,
+  responses,
+  str,
+  sysAccountParams,
+  tenantAuth,
+} from '../schemas.js';
 
 type Params = Record<string, unknown>;
 
@@ -33,8 +41,15 @@ export function msgRoutes(app: FastifyInstance, context: NodeContext): void {
         "user's connection token (Bearer) the sender is that user.",
       tags: ['messages'],
       security: [...tenantAuth, { userToken: [] }],
+      consumes: bodyTypes,
       body: object(
-        { ...messageFields, senderId: str, senderNickname: str, senderAvatar: str, ...sysAccountParams },
+        {
+          ...messageFields,
+          senderId: str,
+          senderNickname: str,
+          senderAvatar: str,
+          ...sysAccountParams,
+        },
         ['receiverId', 'message'],
       ),
       response: responses,
@@ -61,6 +76,7 @@ export function msgRoutes(app: FastifyInstance, context: NodeContext): void {
       summary: 'Push to every connected user of the tenant, not stored: {sessions}',
       tags: ['messages'],
       security: tenantAuth,
+      consumes: bodyTypes,
       body: object(
         { message: str, msgType: int, msgContType: int, senderId: str, ...sysAccountParams },
         ['message'],
@@ -120,7 +136,10 @@ export function msgRoutes(app: FastifyInstance, context: NodeContext): void {
         after: query.after as string | undefined,
       });
       // inboxSeq is given as the first-named user (senderId) numbers it.
-      return ok({ msgList: page.messages.map((m) => viewMessage(m, userA)), hasMore: page.hasMore });
+      return ok({
+        msgList: page.messages.map((m) => viewMessage(m, userA)),
+        hasMore: page.hasMore,
+      });
     },
   });
 }

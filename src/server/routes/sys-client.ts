@@ -1,7 +1,7 @@
 // /sysClient/*: tenant management (admin) and what tenant backends do for
 // their users: tokens and exit.
 import type { FastifyInstance } from 'fastify';
-import { checkAccount, checkPlatform, checkUserId } from '../../auth/ids.js';
+import { checkAccount, checkPlatformOrAll, checkUserId } from '../../auth/ids.js';
 import { viewTenant } from '../../auth/tenants.js';
 import { issueToken } from '../../auth/tokens.js';
 import { parseDuration } from '../../config/values.js';
@@ -11,6 +11,7 @@ import { requireAdmin, requireTenant } from '../auth.js';
 import { ok } from '../envelope.js';
 import {
   adminAuth,
+  bodyTypes,
   object,
   paging,
   responses,
@@ -39,6 +40,7 @@ export function sysClientRoutes(app: FastifyInstance, context: NodeContext): voi
       summary: 'Create a tenant; data is {account, authCode}, shown only now',
       tags: ['tenants'],
       security: adminAuth,
+      consumes: bodyTypes,
       body: object({ account: str, phoneNum: str }, ['account']),
       response: responses,
     },
@@ -84,9 +86,11 @@ export function sysClientRoutes(app: FastifyInstance, context: NodeContext): voi
   app.post('/sysClient/rotateSecret', {
     ...admin,
     schema: {
-      summary: 'A new authCode; the old one signs no new tokens but verifies for tokens.rotationGrace',
+      summary:
+        'A new authCode; the old one signs no new tokens but verifies for tokens.rotationGrace',
       tags: ['tenants'],
       security: adminAuth,
+      consumes: bodyTypes,
       body: account,
       response: responses,
     },
@@ -109,6 +113,7 @@ export function sysClientRoutes(app: FastifyInstance, context: NodeContext): voi
           : 'Enable a disabled tenant',
         tags: ['tenants'],
         security: adminAuth,
+        consumes: bodyTypes,
         body: account,
         response: responses,
       },
@@ -149,7 +154,8 @@ export function sysClientRoutes(app: FastifyInstance, context: NodeContext): voi
         platform: String(params.appPlatform),
         nickname: params.nickname as string | undefined,
         avatar: params.avatar as string | undefined,
-        ttlMs: params.ttl === undefined ? config.tokens.defaultTtl : parseDuration('ttl', params.ttl),
+        ttlMs:
+          params.ttl === undefined ? config.tokens.defaultTtl : parseDuration('ttl', params.ttl),
       },
       tokenPolicy,
     );
@@ -157,7 +163,7 @@ export function sysClientRoutes(app: FastifyInstance, context: NodeContext): voi
   };
   app.post('/sysClient/getToken', {
     ...tenant,
-    schema: { ...tokenSchema, body: tokenParams },
+    schema: { ...tokenSchema, consumes: bodyTypes, body: tokenParams },
     handler: async (request) => getToken(request.body as Params, request.tenant!.account),
   });
   app.get('/sysClient/getToken', {
@@ -172,6 +178,7 @@ export function sysClientRoutes(app: FastifyInstance, context: NodeContext): voi
       summary: 'A new token for the same user; the old one stays valid until it expires',
       tags: ['tokens'],
       security: tenantAuth,
+      consumes: bodyTypes,
       body: object({ token: str, nickname: str, avatar: str, ttl, ...sysAccountParams }, ['token']),
       response: responses,
     },
@@ -200,6 +207,7 @@ export function sysClientRoutes(app: FastifyInstance, context: NodeContext): voi
       summary: "Close a user's sessions on every node (4503) and revoke tokens issued before now",
       tags: ['users'],
       security: tenantAuth,
+      consumes: bodyTypes,
       body: object({ userId: str, appPlatform: str, token: str, ...sysAccountParams }),
       response: responses,
     },
@@ -216,11 +224,16 @@ export function sysClientRoutes(app: FastifyInstance, context: NodeContext): voi
         ({ userId, platform } = claims);
       } else {
         userId = checkUserId(body.userId);
-        const given = body.appPlatform;
-        platform = given === undefined || given === 'all' ? undefined : checkPlatform(given, config.platforms);
+        platform = checkPlatformOrAll(body.appPlatform, config.platforms);
       }
       await context.store.revoke(owner, userId, platform, Date.now());
-      const closed = await context.delivery.kick(owner, userId, platform, CloseCode.KICKED, 'kicked');
+      const closed = await context.delivery.kick(
+        owner,
+        userId,
+        platform,
+        CloseCode.KICKED,
+        'kicked',
+      );
       request.log.info({ tenant: owner, userId, platform, closed }, 'user kicked');
       return ok({ userId, platform: platform ?? 'all', closed });
     },

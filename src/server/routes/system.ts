@@ -58,7 +58,8 @@ export function systemRoutes(app: FastifyInstance, context: NodeContext): void {
 
   app.get('/readyz', {
     schema: {
-      summary: 'Readiness: false while starting, draining, or when the store or Redis is unreachable',
+      summary:
+        'Readiness: false while starting, draining, or when the store or Redis is unreachable',
       tags: ['system'],
       response: { ...responses, 503: responses.default },
     },
@@ -66,7 +67,9 @@ export function systemRoutes(app: FastifyInstance, context: NodeContext): void {
       const reason = await notReady(context);
       if (reason === undefined) return ok({ ready: true });
       const error = new PrimError('SERVER_ERROR', `not ready: ${reason}`);
-      return reply.status(503).send({ code: error.code, msg: error.message, data: { ready: false } });
+      return reply
+        .status(503)
+        .send({ code: error.code, msg: error.message, data: { ready: false } });
     },
   });
 }

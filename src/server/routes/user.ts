@@ -1,6 +1,6 @@
 // /user/*: who of a tenant is online.
 import type { FastifyInstance } from 'fastify';
-import { checkPlatform, checkUserId } from '../../auth/ids.js';
+import { checkPlatformOrAll, checkUserId } from '../../auth/ids.js';
 import type { NodeContext } from '../context.js';
 import { requireTenant } from '../auth.js';
 import { ok } from '../envelope.js';
@@ -28,7 +28,8 @@ export function userRoutes(app: FastifyInstance, context: NodeContext): void {
   app.get('/user/list', {
     ...tenant,
     schema: {
-      summary: "The tenant's online users, paged: {list: [{userId, platforms}], total, page, pageSize}",
+      summary:
+        "The tenant's online users, paged: {list: [{userId, platforms}], total, page, pageSize}",
       tags: ['users'],
       security: tenantAuth,
       querystring: object({ ...paging, ...sysAccountParams }),
@@ -51,7 +52,11 @@ export function userRoutes(app: FastifyInstance, context: NodeContext): void {
       tags: ['users'],
       security: tenantAuth,
       querystring: object(
-        { userId: str, appPlatform: { ...str, description: 'a platform or "all"' }, ...sysAccountParams },
+        {
+          userId: str,
+          appPlatform: { ...str, description: 'a platform or "all"' },
+          ...sysAccountParams,
+        },
         ['userId'],
       ),
       response: responses,
@@ -59,14 +64,13 @@ export function userRoutes(app: FastifyInstance, context: NodeContext): void {
     handler: async (request) => {
       const query = request.query as { userId: string; appPlatform?: string };
       const userId = checkUserId(query.userId);
-      const platform =
-        query.appPlatform === undefined || query.appPlatform === 'all'
-          ? undefined
-          : checkPlatform(query.appPlatform, context.config.platforms);
+      const platform = checkPlatformOrAll(query.appPlatform, context.config.platforms);
       const user = (await onlineUsers(context, request.tenant!.account)).find(
         (candidate) => candidate.userId === userId,
       );
-      const platforms = (user?.platforms ?? []).filter((p) => platform === undefined || p === platform);
+      const platforms = (user?.platforms ?? []).filter(
+        (p) => platform === undefined || p === platform,
+      );
       return ok({ userId, online: platforms.length > 0, platforms });
     },
   });
