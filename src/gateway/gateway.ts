@@ -139,6 +139,7 @@ export class Gateway {
     let welcome: string | undefined;
     try {
       registry.add(session);
+      await this.checkNotRevoked(claims);
       const inboxSeq = await this.deps.messages.inboxHead(claims.tenant, claims.userId);
       welcome = encodeFrame('', 'welcome', {
         connId: session.connId,
@@ -154,6 +155,16 @@ export class Gateway {
       { connId: session.connId, tenant: claims.tenant, userId: claims.userId },
       'session opened',
     );
+  }
+
+  // An exit between the token check and the registration kicked sessions
+  // before this one could be reached: checked again now that it can be.
+  private async checkNotRevoked(claims: TokenClaims): Promise<void> {
+    const { tenant, userId, platform, issuedAt } = claims;
+    const revokedAt = await this.deps.store.revokedAt(tenant, userId, platform);
+    if (revokedAt !== undefined && issuedAt < revokedAt) {
+      throw new PrimError('TOKEN_REVOKED', 'the token was revoked; ask for a new one');
+    }
   }
 
   private async handle(session: Session, data: Buffer, isBinary: boolean): Promise<void> {
