@@ -153,3 +153,22 @@ describe('value parsers', () => {
     );
   });
 });
+
+describe('paths and empty sections', () => {
+  test('a section whose keys are all commented out is unset, not unknown', () => {
+    const cwd = folder();
+    writeFileSync(path.join(cwd, 'prim.yaml'), 'store:\n  # url: sqlite:x.db\nhttp:\n  port: 9100\n');
+    const { config, warnings } = loadConfig({ cwd, env: {} });
+    expect(warnings).toEqual([]);
+    expect(config.store.url).toBe(`sqlite:${path.join(cwd, '.prim', 'prim.db')}`);
+  });
+
+  test('a relative SQLite path is relative to the config file folder', () => {
+    const cwd = folder();
+    const sub = path.join(cwd, 'etc');
+    mkdirSync(sub);
+    writeFileSync(path.join(sub, 'prim.yaml'), 'store:\n  url: sqlite:db/prim.db\n');
+    const { config } = loadConfig({ cwd, configPath: 'etc/prim.yaml', env: {} });
+    expect(config.store.url).toBe(`sqlite:${path.join(sub, 'db', 'prim.db')}`);
+  });
+});

@@ -73,9 +73,18 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const folder = existsSync(file) ? path.dirname(file) : (options.cwd ?? process.cwd());
   const config = unflatten(values) as unknown as Config;
   config.dataDir = path.resolve(folder, config.dataDir);
-  config.store.url ??= `sqlite:${path.join(config.dataDir, 'prim.db')}`;
+  config.store.url = sqliteRelativeTo(folder, config.store.url) ??
+    `sqlite:${path.join(config.dataDir, 'prim.db')}`;
   validateTogether(config);
   return { config, file: existsSync(file) ? file : undefined, warnings };
+}
+
+// A relative SQLite path is relative to the config file's folder, as
+// dataDir is, not to wherever the command happens to run.
+function sqliteRelativeTo(folder: string, url: string | undefined): string | undefined {
+  if (!url?.startsWith('sqlite:')) return url;
+  const file = url.slice('sqlite:'.length);
+  return file === ':memory:' ? url : `sqlite:${path.resolve(folder, file)}`;
 }
 
 function readYaml(file: string): Record<string, unknown> {
@@ -100,7 +109,10 @@ function flatten(input: Record<string, unknown>, prefix = ''): Record<string, un
   const out: Record<string, unknown> = {};
   for (const [key, value] of Object.entries(input)) {
     const dotted = prefix ? `${prefix}.${key}` : key;
-    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    // A key with nothing after it (a section whose keys are all commented
+    // out) is unset, not a value.
+    if (value === null) continue;
+    if (typeof value === 'object' && !Array.isArray(value)) {
       Object.assign(out, flatten(value as Record<string, unknown>, dotted));
     } else {
       out[dotted] = value;

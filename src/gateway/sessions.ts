@@ -1,6 +1,6 @@
 // The sessions this node holds, by tenant and user. It is the local part of
 // message delivery: on a single node it is the whole of it.
-import type { Delivery, OnlineUser } from '../messages/delivery.js';
+import type { Delivery, LazyFrame, OnlineUser } from '../messages/delivery.js';
 import type { Session } from './session.js';
 
 export class SessionRegistry implements Delivery {
@@ -60,10 +60,10 @@ export class SessionRegistry implements Delivery {
     }));
   }
 
-  async push(tenant: string, userId: string, frame: Buffer, exceptConnId?: string) {
+  async push(tenant: string, userId: string, frame: LazyFrame, exceptConnId?: string) {
     let reached = 0;
     for (const session of this.tenants.get(tenant)?.get(userId) ?? []) {
-      if (session.connId !== exceptConnId && session.send(frame)) reached += 1;
+      if (session.connId !== exceptConnId && session.send(frame())) reached += 1;
     }
     return reached;
   }

@@ -7,10 +7,19 @@ export interface OnlineUser {
   platforms: string[];
 }
 
+// A frame serialised on first use, and then only once: a user with no
+// session to reach costs no serialisation at all.
+export type LazyFrame = () => Buffer;
+
+export function lazyFrame(build: () => unknown): LazyFrame {
+  let bytes: Buffer | undefined;
+  return () => (bytes ??= Buffer.from(JSON.stringify(build())));
+}
+
 export interface Delivery {
   // Sends the frame to every session of the user, except `exceptConnId`
   // (the sending connection). Resolves to the number of sessions reached.
-  push(tenant: string, userId: string, frame: Buffer, exceptConnId?: string): Promise<number>;
+  push(tenant: string, userId: string, frame: LazyFrame, exceptConnId?: string): Promise<number>;
   // Every session of the tenant; resolves to the number reached.
   broadcast(tenant: string, frame: Buffer): Promise<number>;
   // Closes the user's sessions (on one platform, or all) with `code`,

@@ -3,7 +3,7 @@
 // that, the receiver finds the message in its inbox on the next sync.
 import type { AppendResult, Store, StoredMessage } from '../store/store.js';
 import { inboxSeqOf } from '../store/store.js';
-import type { Delivery } from './delivery.js';
+import { lazyFrame, type Delivery, type LazyFrame } from './delivery.js';
 import type { SendInput } from './input.js';
 import type { BatchWriter } from './writer.js';
 
@@ -56,9 +56,8 @@ export function viewMessage(message: StoredMessage, forUser: string): MessageVie
 
 // Serialised once per receiving user: every session of that user gets the
 // same bytes.
-function pushFrame(message: StoredMessage, forUser: string): Buffer {
-  const frame = { seq: message.id, action: 'msg', msg: viewMessage(message, forUser) };
-  return Buffer.from(JSON.stringify(frame));
+function pushFrame(message: StoredMessage, forUser: string): LazyFrame {
+  return lazyFrame(() => ({ seq: message.id, action: 'msg', msg: viewMessage(message, forUser) }));
 }
 
 export const MAX_SYNC_LIMIT = 500;

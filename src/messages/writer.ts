@@ -1,7 +1,10 @@
-// Batches message writes: every message that arrives while a write is under
-// way goes into the next write, so a busy node pays one store transaction
-// (and one fsync) for many messages. Batches are written one after another,
-// which keeps the order in which messages were handed in.
+// Batches message writes: the messages handed in during one turn of the
+// event loop (every frame that arrived together, on every connection) go
+// into one store transaction, so a busy node pays one fsync for many
+// messages. Batches are written one after another, which keeps the order in
+// which messages were handed in. With SQLite the write itself blocks the
+// event loop; a write in a worker thread would let batches grow while one
+// is being committed.
 import type { AppendResult, NewMessage, Store } from '../store/store.js';
 
 interface Pending {

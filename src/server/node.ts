@@ -1,6 +1,7 @@
 // One node: the store, the gateway and the HTTP server, started and
 // stopped in order. `prim serve` and the tests both start nodes here.
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import { resolveAdminKey, type AdminKey } from '../auth/admin-key.js';
 import { Tenants } from '../auth/tenants.js';
@@ -56,6 +57,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     await store.close();
+    // A key nobody was shown would lock the operator out: the next start
+    // generates and shows a new one.
+    if (adminKey.generated && adminKey.file) rmSync(adminKey.file, { force: true });
     throw err;
   }
   const address = app.server.address();

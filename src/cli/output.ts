@@ -1,0 +1,116 @@
+// Where the CLI's words go. Results go to stdout, diagnostics (warnings,
+// hints, progress, errors) to stderr, so that `prim … | jq` and
+// `TOKEN=$(prim token issue …)` see only the result. With --json, stdout
+// carries exactly one JSON document and nothing else.
+import { Chalk, type ChalkInstance } from 'chalk';
+
+export interface Streams {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+// Decided once per run. NO_COLOR (no-color.org) wins; FORCE_COLOR is the
+// other convention tools follow; otherwise colour only for a terminal.
+export function colourWanted(env: NodeJS.ProcessEnv, stdout: { isTTY?: boolean }): boolean {
+  if (env.NO_COLOR) return false;
+  if (env.FORCE_COLOR !== undefined) return !['0', 'false'].includes(env.FORCE_COLOR);
+  return Boolean(stdout.isTTY);
+}
+
+export interface ErrorDocument {
+  code: number;
+  kind: string;
+  message: string;
+}
+
+export class Output {
+  // Set from the parsed --json flag before a command runs.
+  json = false;
+  readonly paint: ChalkInstance;
+  private resultWritten = false;
+
+  constructor(
+    private readonly streams: Streams,
+    colour: boolean,
+  ) {
+    this.paint = new Chalk({ level: colour ? 1 : 0 });
+  }
+
+  // A command's result: `value` as JSON with --json, else the human text.
+  result(value: unknown, human: () => string | string[]): void {
+    if (this.json) {
+      this.writeJson(value);
+      return;
+    }
+    const text = human();
+    const lines = Array.isArray(text) ? text : [text];
+    if (lines.length > 0) this.streams.stdout.write(`${lines.join('\n')}\n`);
+    this.resultWritten = true;
+  }
+
+  info(text: string): void {
+    this.streams.stderr.write(`${text}\n`);
+  }
+
+  hint(text: string): void {
+    this.streams.stderr.write(`${this.paint.dim(text)}\n`);
+  }
+
+  warn(text: string): void {
+    this.streams.stderr.write(`${this.paint.yellow('warning:')} ${text}\n`);
+  }
+
+  // With --json the error is the one document on stdout, unless a result
+  // already took that place; the person at the terminal sees it on stderr.
+  error(error: ErrorDocument): void {
+    if (this.json && !this.resultWritten) {
+      this.writeJson({ error });
+      return;
+    }
+    this.streams.stderr.write(`${this.paint.red('error:')} ${error.message}\n`);
+  }
+
+  // Raw text on stderr, for reports that are already formatted.
+  diagnostic(text: string): void {
+    this.streams.stderr.write(text.endsWith('\n') ? text : `${text}\n`);
+  }
+
+  // Resolves once both streams have handed their data to the OS, so that
+  // exiting right after loses nothing when they are pipes.
+  async flush(): Promise<void> {
+    await Promise.all(
+      [this.streams.stdout, this.streams.stderr].map(
+        (stream) => new Promise<void>((resolve) => stream.write('', () => resolve())),
+      ),
+    );
+  }
+
+  private writeJson(value: unknown): void {
+    if (this.resultWritten) throw new Error('a second JSON document was about to be written');
+    this.streams.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+    this.resultWritten = true;
+  }
+}
+
+// Columns padded to their widest cell, with a header row.
+export function table(headers: string[], rows: string[][]): string[] {
+  const widths = headers.map((header, column) =>
+    Math.max(header.length, ...rows.map((row) => (row[column] ?? '').length)),
+  );
+  const line = (cells: string[]) =>
+    cells
+      .map((cell, column) => (column === cells.length - 1 ? cell : cell.padEnd(widths[column])))
+      .join('  ')
+      .trimEnd();
+  return [line(headers.map((header) => header.toUpperCase())), ...rows.map(line)];
+}
+
+// Two columns of `name  value`, for showing one record.
+export function fields(record: Array<[string, string]>): string[] {
+  const width = Math.max(...record.map(([name]) => name.length));
+  return record.map(([name, value]) => `${name.padEnd(width)}  ${value}`.trimEnd());
+}
+
+export function time(ms: number | null | undefined): string {
+  return ms === null || ms === undefined ? '-' : new Date(ms).toISOString();
+}
