@@ -62,7 +62,12 @@ export const ErrorKinds = {
     http: 409,
     grpc: GRPC.FAILED_PRECONDITION,
   },
-  UNKNOWN_ROUTE: { code: 1010, text: 'unknown route or action', http: 404, grpc: GRPC.UNIMPLEMENTED },
+  UNKNOWN_ROUTE: {
+    code: 1010,
+    text: 'unknown route or action',
+    http: 404,
+    grpc: GRPC.UNIMPLEMENTED,
+  },
   TENANT_EXISTS: { code: 1011, text: 'tenant exists', http: 409, grpc: GRPC.ALREADY_EXISTS },
   RATE_LIMITED: { code: 1012, text: 'rate limited', http: 429, grpc: GRPC.RESOURCE_EXHAUSTED },
   PAYLOAD_TOO_LARGE: {

@@ -49,7 +49,10 @@ export function createLogger(options: LoggerOptions): Logger {
   if (pretty) {
     return pino({
       ...base,
-      transport: { target: 'pino-pretty', options: { destination: 2, colorize: !process.env.NO_COLOR } },
+      transport: {
+        target: 'pino-pretty',
+        options: { destination: 2, colorize: !process.env.NO_COLOR },
+      },
     });
   }
   // Logs go to stderr: stdout belongs to command results.

@@ -126,9 +126,9 @@ describe('configuration', () => {
   });
 
   test('tokens.defaultTtl may not exceed tokens.maxTtl', () => {
-    expect(() =>
-      loadConfig({ cwd: folder(), env: { PRIM_TOKENS_DEFAULT_TTL: '40d' } }),
-    ).toThrow('tokens.defaultTtl (40d) must not be longer than tokens.maxTtl (30d)');
+    expect(() => loadConfig({ cwd: folder(), env: { PRIM_TOKENS_DEFAULT_TTL: '40d' } })).toThrow(
+      'tokens.defaultTtl (40d) must not be longer than tokens.maxTtl (30d)',
+    );
   });
 });
 
@@ -157,7 +157,10 @@ describe('value parsers', () => {
 describe('paths and empty sections', () => {
   test('a section whose keys are all commented out is unset, not unknown', () => {
     const cwd = folder();
-    writeFileSync(path.join(cwd, 'prim.yaml'), 'store:\n  # url: sqlite:x.db\nhttp:\n  port: 9100\n');
+    writeFileSync(
+      path.join(cwd, 'prim.yaml'),
+      'store:\n  # url: sqlite:x.db\nhttp:\n  port: 9100\n',
+    );
     const { config, warnings } = loadConfig({ cwd, env: {} });
     expect(warnings).toEqual([]);
     expect(config.store.url).toBe(`sqlite:${path.join(cwd, '.prim', 'prim.db')}`);

@@ -16,8 +16,14 @@ test('two users exchange a message', async () => {
   });
   expect(created.status).toBe(200);
   const auth = node.tenantAuth('acme', created.data.authCode);
-  const tokenA = await call(node.url, 'POST', '/sysClient/getToken', { auth, body: { userId: 'alice', appPlatform: 'web' } });
-  const tokenB = await call(node.url, 'POST', '/sysClient/getToken', { auth, body: { userId: 'bob', appPlatform: 'web' } });
+  const tokenA = await call(node.url, 'POST', '/sysClient/getToken', {
+    auth,
+    body: { userId: 'alice', appPlatform: 'web' },
+  });
+  const tokenB = await call(node.url, 'POST', '/sysClient/getToken', {
+    auth,
+    body: { userId: 'bob', appPlatform: 'web' },
+  });
   expect(tokenA.status).toBe(200);
   const a = await connectUser(node.url, tokenA.data.token);
   const b = await connectUser(node.url, tokenB.data.token);

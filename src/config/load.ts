@@ -73,8 +73,8 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const folder = existsSync(file) ? path.dirname(file) : (options.cwd ?? process.cwd());
   const config = unflatten(values) as unknown as Config;
   config.dataDir = path.resolve(folder, config.dataDir);
-  config.store.url = sqliteRelativeTo(folder, config.store.url) ??
-    `sqlite:${path.join(config.dataDir, 'prim.db')}`;
+  config.store.url =
+    sqliteRelativeTo(folder, config.store.url) ?? `sqlite:${path.join(config.dataDir, 'prim.db')}`;
   validateTogether(config);
   return { config, file: existsSync(file) ? file : undefined, warnings };
 }

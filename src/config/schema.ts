@@ -69,8 +69,7 @@ function urlWith(...schemes: string[]) {
     if (!schemes.some((scheme) => value.startsWith(scheme))) {
       throw new PrimError(
         'BAD_PARAMETER',
-        `${name}: "${value}" is not allowed; use a URL starting with ` +
-          schemes.join(' or '),
+        `${name}: "${value}" is not allowed; use a URL starting with ` + schemes.join(' or '),
       );
     }
     return value;

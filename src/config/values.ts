@@ -63,23 +63,12 @@ export function parseBytes(name: string, raw: unknown): number {
   return Number(match[1]) * BYTE_UNITS[match[2] ?? ''];
 }
 
-export function parseInteger(
-  name: string,
-  raw: unknown,
-  min: number,
-  max: number,
-): number {
+export function parseInteger(name: string, raw: unknown, min: number, max: number): number {
   const value = typeof raw === 'number' ? raw : Number(String(raw).trim());
-  if (
-    !Number.isInteger(value) ||
-    value < min ||
-    value > max ||
-    String(raw).trim() === ''
-  ) {
+  if (!Number.isInteger(value) || value < min || value > max || String(raw).trim() === '') {
     throw new PrimError(
       'BAD_PARAMETER',
-      `${name}: "${String(raw)}" is not allowed; use a whole number ` +
-        `from ${min} to ${max}`,
+      `${name}: "${String(raw)}" is not allowed; use a whole number ` + `from ${min} to ${max}`,
     );
   }
   return value;

@@ -70,7 +70,10 @@ export const ACTIONS: Record<string, Action> = {
         throw new PrimError('BAD_PARAMETER', 'since must be an inboxSeq (a whole number ≥ 0)');
       }
       if (!Number.isInteger(limit) || (limit as number) < 1 || (limit as number) > MAX_SYNC_LIMIT) {
-        throw new PrimError('BAD_PARAMETER', `limit must be a whole number from 1 to ${MAX_SYNC_LIMIT}`);
+        throw new PrimError(
+          'BAD_PARAMETER',
+          `limit must be a whole number from 1 to ${MAX_SYNC_LIMIT}`,
+        );
       }
       const claims = session.claims!;
       const page = await gateway.deps.messages.sync(

@@ -107,7 +107,12 @@ export class Messages {
     const toSender =
       stored.senderId === stored.receiverId
         ? Promise.resolve(0)
-        : this.delivery.push(tenant, stored.senderId, pushFrame(stored, stored.senderId), fromConnId);
+        : this.delivery.push(
+            tenant,
+            stored.senderId,
+            pushFrame(stored, stored.senderId),
+            fromConnId,
+          );
     const [reached] = await Promise.all([toReceiver, toSender]);
     return { ...ack, delivered: reached > 0 };
   }
@@ -125,7 +130,13 @@ export class Messages {
   }
 
   // Online-only: nothing is stored, so there is no id and no inboxSeq.
-  async broadcast(tenant: string, sender: Sender, message: string, msgType: number, msgContType: number) {
+  async broadcast(
+    tenant: string,
+    sender: Sender,
+    message: string,
+    msgType: number,
+    msgContType: number,
+  ) {
     const time = this.clock();
     const frame = {
       seq: '',

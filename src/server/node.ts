@@ -37,7 +37,15 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   const delivery = registry;
   const writer = new BatchWriter(store);
   const messages = new Messages(store, writer, delivery);
-  const gateway = new Gateway({ config, store, tenants, messages, registry, delivery, logger: log });
+  const gateway = new Gateway({
+    config,
+    store,
+    tenants,
+    messages,
+    registry,
+    delivery,
+    logger: log,
+  });
   const context: NodeContext = {
     nodeId,
     startedAt: started,

@@ -35,7 +35,10 @@ export class TestClient {
     const index = this.frames.findIndex(test);
     if (index >= 0) return Promise.resolve(this.frames.splice(index, 1)[0]);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no frame matched within ${timeoutMs}ms`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no frame matched within ${timeoutMs}ms`)),
+        timeoutMs,
+      );
       this.waiters.push({
         match: test,
         resolve: (frame) => {
@@ -80,7 +83,14 @@ export function connect(httpUrl: string, token?: string): Promise<TestClient> {
     socket.once('unexpected-response', (_req, res) => {
       let body = '';
       res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => reject(Object.assign(new Error('upgrade refused'), { status: res.statusCode, body: JSON.parse(body) })));
+      res.on('end', () =>
+        reject(
+          Object.assign(new Error('upgrade refused'), {
+            status: res.statusCode,
+            body: JSON.parse(body),
+          }),
+        ),
+      );
     });
     socket.once('error', reject);
   });

@@ -13,7 +13,8 @@ export async function call(
   options: { auth?: string; body?: unknown; query?: Record<string, string | number> } = {},
 ): Promise<RestResult> {
   const url = new URL(path, baseUrl);
-  for (const [key, value] of Object.entries(options.query ?? {})) url.searchParams.set(key, String(value));
+  for (const [key, value] of Object.entries(options.query ?? {}))
+    url.searchParams.set(key, String(value));
   const headers: Record<string, string> = {};
   if (options.auth) headers.authorization = options.auth;
   let body: string | undefined;

@@ -233,9 +233,7 @@ export class SqliteStore implements Store {
 
     const senderSeq = s.nextSeq.get(message.tenant, message.senderId)!.seq;
     const toSelf = message.receiverId === message.senderId;
-    const receiverSeq = toSelf
-      ? senderSeq
-      : s.nextSeq.get(message.tenant, message.receiverId)!.seq;
+    const receiverSeq = toSelf ? senderSeq : s.nextSeq.get(message.tenant, message.receiverId)!.seq;
     const { lastInsertRowid } = s.insertMessage.run(
       message.tenant,
       conversationKey(message.senderId, message.receiverId),
@@ -289,7 +287,10 @@ export class SqliteStore implements Store {
       return page;
     }
     const after = query.after === undefined ? 0 : Number(query.after);
-    return toPage(this.statements.conversationAfter.all(tenant, key, after, query.limit + 1), query.limit);
+    return toPage(
+      this.statements.conversationAfter.all(tenant, key, after, query.limit + 1),
+      query.limit,
+    );
   }
 
   async revoke(tenant: string, userId: string, platform: string | undefined, at: number) {
