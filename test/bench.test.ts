@@ -117,7 +117,7 @@ test('a node that is not running is named in the error', async () => {
       size: 10,
       durationMs: 100,
     }),
-  ).rejects.toThrow(`cannot reach the node at ${node.url}`);
+  ).rejects.toThrow(`no node is running at ${node.url}`);
 });
 
 test('more senders than connections are refused', async () => {

@@ -6,7 +6,7 @@ import { PrimError } from '../errors.js';
 import { BenchConnection, messageText } from './connection.js';
 import type { LatencySummary } from './latency.js';
 import { mapLimited } from './limited.js';
-import { NodeClient, nodeOrigin } from './rest.js';
+import { BenchNode, nodeOrigin } from './rest.js';
 import { Tally } from './tally.js';
 import {
   benchTenant,
@@ -96,7 +96,7 @@ export async function runBench(
   onProgress: (progress: BenchProgress) => void = () => {},
 ): Promise<BenchResult> {
   checkBenchOptions(options);
-  const node = new NodeClient(options.url);
+  const node = new BenchNode(options.url);
   const tenant = await benchTenant(node, options);
   try {
     return await runAs(node, tenant, options, onProgress);
@@ -123,7 +123,7 @@ export function checkBenchOptions(options: BenchOptions): void {
 }
 
 async function runAs(
-  node: NodeClient,
+  node: BenchNode,
   tenant: BenchTenant,
   options: BenchOptions,
   onProgress: (progress: BenchProgress) => void,
@@ -162,7 +162,7 @@ async function runAs(
     // connections[i] is user i's, whatever order they opened in: a sender
     // must never pick itself as the receiver.
     const connections = await mapLimited(tokens, CONNECT_CONCURRENCY, async (token) => {
-      const connection = await BenchConnection.open(node.accUrl(token), node.url, tally);
+      const connection = await BenchConnection.open(node.accUrl(token), node.baseUrl, tally);
       opened.push(connection);
       return connection;
     });
@@ -184,7 +184,7 @@ async function runAs(
       : null;
 
     return {
-      url: node.url,
+      url: node.baseUrl,
       tenant: tenant.account,
       connections: options.connections,
       senders: options.senders,

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { PrimError } from '../errors.js';
 import { mapLimited } from './limited.js';
-import type { NodeClient } from './rest.js';
+import type { BenchNode } from './rest.js';
 
 export interface BenchCredentials {
   tenant?: string;
@@ -41,7 +41,7 @@ export function checkCredentials(credentials: BenchCredentials): void {
 }
 
 export async function benchTenant(
-  node: NodeClient,
+  node: BenchNode,
   credentials: BenchCredentials,
 ): Promise<BenchTenant> {
   checkCredentials(credentials);
@@ -51,22 +51,24 @@ export async function benchTenant(
   }
   const account = `bench-${randomBytes(4).toString('hex')}`;
   const created = await node.call('POST', '/sysClient/createSysClient', `Bearer ${adminKey}`, {
-    account,
+    body: { account },
   });
   return { account, authCode: String(created.authCode), throwaway: true };
 }
 
 // One web token per user, in the order of `userIds`.
 export function issueTokens(
-  node: NodeClient,
+  node: BenchNode,
   tenant: BenchTenant,
   userIds: readonly string[],
 ): Promise<string[]> {
   const auth = basicAuth(tenant.account, tenant.authCode);
   return mapLimited(userIds, TOKEN_CONCURRENCY, async (userId) => {
     const issued = await node.call('POST', '/sysClient/getToken', auth, {
-      userId,
-      appPlatform: 'web',
+      body: {
+        userId,
+        appPlatform: 'web',
+      },
     });
     return String(issued.token);
   });
@@ -75,11 +77,11 @@ export function issueTokens(
 // A disabled tenant refuses its credentials and tokens; its messages stay
 // in the store until `prim tenant delete` removes them.
 export async function retireTenant(
-  node: NodeClient,
+  node: BenchNode,
   tenant: BenchTenant,
   adminKey: string,
 ): Promise<void> {
   await node.call('POST', '/sysClient/disable', `Bearer ${adminKey}`, {
-    account: tenant.account,
+    body: { account: tenant.account },
   });
 }
