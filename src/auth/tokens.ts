@@ -2,6 +2,7 @@
 // account. Tenant backends may mint them with any JWT library; prim checks
 // every refusal rule of the design here and nowhere else.
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import type { Config } from '../config/schema.js';
 import { PrimError } from '../errors.js';
 import type { Store, Tenant } from '../store/store.js';
 import { checkPlatform, checkUserId } from './ids.js';
@@ -31,6 +32,14 @@ export interface TokenPolicy {
   platforms: string[];
   maxTtl: number;
   rotationGrace: number;
+}
+
+export function tokenPolicyOf(config: Config): TokenPolicy {
+  return {
+    platforms: config.platforms,
+    maxTtl: config.tokens.maxTtl,
+    rotationGrace: config.tokens.rotationGrace,
+  };
 }
 
 const encoder = new TextEncoder();

@@ -2,7 +2,6 @@
 // warnings, the store, and whether a person can be asked questions.
 import type { Command } from 'commander';
 import { Tenants } from '../auth/tenants.js';
-import type { TokenPolicy } from '../auth/tokens.js';
 import { loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { isPrimError } from '../errors.js';
@@ -39,14 +38,6 @@ export async function withTenants<T>(
   } finally {
     await store.close();
   }
-}
-
-export function tokenPolicy(config: Config): TokenPolicy {
-  return {
-    platforms: config.platforms,
-    maxTtl: config.tokens.maxTtl,
-    rotationGrace: config.tokens.rotationGrace,
-  };
 }
 
 // Questions only for a person at a terminal: never in CI, never when the

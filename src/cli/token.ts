@@ -1,10 +1,10 @@
 // `prim token …`: connection tokens, minted and checked with the tenant
 // secret from the store, under the token policy of the config.
 import type { Command } from 'commander';
-import { issueToken, verifyToken, type TokenClaims } from '../auth/tokens.js';
+import { issueToken, tokenPolicyOf, verifyToken, type TokenClaims } from '../auth/tokens.js';
 import { formatDuration, parseDuration } from '../config/values.js';
 import { PrimError } from '../errors.js';
-import { cliConfig, examples, flagValue, tokenPolicy, withJson, withTenants } from './context.js';
+import { cliConfig, examples, flagValue, withJson, withTenants } from './context.js';
 import { fields, time, type Output } from './output.js';
 
 interface IssueOptions {
@@ -81,7 +81,7 @@ export function registerToken(program: Command, out: Output): void {
             nickname: options.nickname,
             avatar: options.avatar,
           },
-          tokenPolicy(config),
+          tokenPolicyOf(config),
         );
       });
       out.result(issued, () => issued.token);
@@ -99,7 +99,7 @@ export function registerToken(program: Command, out: Output): void {
       const { config } = cliConfig(command, out);
       const claims = await withTenants(config, async (tenants, store) => {
         try {
-          return await verifyToken(given, tenants, store, tokenPolicy(config));
+          return await verifyToken(given, tenants, store, tokenPolicyOf(config));
         } catch (err) {
           if (!(err instanceof PrimError)) throw err;
           throw new PrimError(err.kind, `token refused: ${err.message} (code ${err.code})`);

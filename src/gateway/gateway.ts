@@ -1,7 +1,7 @@
 // The /acc gateway: authenticates connections, turns them into sessions,
 // applies the session policy and hands frames to the actions in order.
 import type { WebSocket } from 'ws';
-import { verifyToken, type TokenClaims, type TokenPolicy } from '../auth/tokens.js';
+import { tokenPolicyOf, verifyToken, type TokenClaims, type TokenPolicy } from '../auth/tokens.js';
 import type { Tenants } from '../auth/tenants.js';
 import { newId } from '../auth/secrets.js';
 import type { Config } from '../config/schema.js';
@@ -38,11 +38,7 @@ export class Gateway {
 
   constructor(readonly deps: GatewayDeps) {
     const { config } = deps;
-    this.tokenPolicy = {
-      platforms: config.platforms,
-      maxTtl: config.tokens.maxTtl,
-      rotationGrace: config.tokens.rotationGrace,
-    };
+    this.tokenPolicy = tokenPolicyOf(config);
     this.log = deps.logger.child({ module: 'gateway' });
     const interval = Math.min(SWEEP_MS, Math.max(50, config.ws.heartbeatTimeout / 3));
     this.sweeper = setInterval(() => void this.sweep(), interval);
