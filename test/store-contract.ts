@@ -11,6 +11,12 @@ import {
   type StoredMessage,
 } from '../src/store/store.js';
 
+async function withTenants(store: Store): Promise<void> {
+  for (const account of ['acme', 'globex']) {
+    await store.createTenant({ account, secret: `k-${account}`, createdAt: 0 });
+  }
+}
+
 // open: a store over an empty backend, called once per test.
 // cleanup: called after each test once its store is closed, to remove what
 // open made (a file, a database).
@@ -185,6 +191,11 @@ export function storeContract(
     });
 
     describe('appending messages', () => {
+      // Messages are only stored for tenants that exist.
+      beforeEach(async () => {
+        await withTenants(store);
+      });
+
       it('stores a message with every field and the first seq of both inboxes', async () => {
         const sent = message({ clientMsgId: 'c-1', msgType: 2, msgContType: 3 });
 
@@ -210,7 +221,7 @@ export function storeContract(
           message({ senderId: 'carol', receiverId: 'bob' }),
         ]);
 
-        const seqs = results.map((r) => [r.message.senderSeq, r.message.receiverSeq]);
+        const seqs = results.map((r) => [r!.message.senderSeq, r!.message.receiverSeq]);
         expect(seqs).toEqual([
           [1, 1],
           [2, 1],
@@ -249,9 +260,9 @@ export function storeContract(
         const results = await store.appendMessages(batch);
         const [later] = await store.appendMessages([message({ message: 'm6' })]);
 
-        expect(results.map((r) => r.message.message)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
-        expect(results.map((r) => r.message.senderSeq)).toEqual([1, 2, 3, 4, 5]);
-        const ids = [...results, later!].map((r) => Number(r.message.id));
+        expect(results.map((r) => r!.message.message)).toEqual(['m1', 'm2', 'm3', 'm4', 'm5']);
+        expect(results.map((r) => r!.message.senderSeq)).toEqual([1, 2, 3, 4, 5]);
+        const ids = [...results, later!].map((r) => Number(r!.message.id));
         expect(ids.every((id, i) => i === 0 || id > ids[i - 1]!)).toBe(true);
       });
 
@@ -283,7 +294,7 @@ export function storeContract(
           message({ clientMsgId: 'c-1', message: 'second' }),
         ]);
 
-        expect(results.map((r) => r.duplicate)).toEqual([false, true]);
+        expect(results.map((r) => r!.duplicate)).toEqual([false, true]);
         expect(results[1]!.message).toStrictEqual(results[0]!.message);
         expect(await store.inboxHead('acme', 'alice')).toBe(1);
       });
@@ -299,6 +310,32 @@ export function storeContract(
           duplicate: false,
           message: { senderId: 'bob', senderSeq: 2, receiverSeq: 2 },
         });
+      });
+
+      it('the same clientMsgId to another receiver is a new message', async () => {
+        const [first] = await store.appendMessages([message({ clientMsgId: 'c-1' })]);
+
+        const [other] = await store.appendMessages([
+          message({ receiverId: 'carol', clientMsgId: 'c-1', message: 'to carol' }),
+        ]);
+
+        expect(other).toMatchObject({
+          duplicate: false,
+          message: { receiverId: 'carol', message: 'to carol', senderSeq: 2, receiverSeq: 1 },
+        });
+        expect(other!.message.id).not.toBe(first!.message.id);
+      });
+
+      it('a message of a tenant that does not exist is not stored', async () => {
+        const results = await store.appendMessages([
+          message({ tenant: 'gone', message: 'lost tenant' }),
+          message({ message: 'kept' }),
+        ]);
+
+        expect(results[0]).toBeUndefined();
+        expect(results[1]).toMatchObject({ message: { message: 'kept', senderSeq: 1 } });
+        expect(await store.inboxHead('gone', 'alice')).toBe(0);
+        expect(await store.readInbox('gone', 'bob', 0, 10)).toEqual(EMPTY);
       });
 
       it('the same clientMsgId in another tenant is a new message', async () => {
@@ -345,7 +382,7 @@ export function storeContract(
       it('messages without a clientMsgId are never deduplicated', async () => {
         const results = await store.appendMessages([message(), message()]);
 
-        expect(results.map((r) => r.duplicate)).toEqual([false, false]);
+        expect(results.map((r) => r!.duplicate)).toEqual([false, false]);
         expect(await store.inboxHead('acme', 'bob')).toBe(2);
       });
 
@@ -359,7 +396,7 @@ export function storeContract(
           return store.appendMessages(batch);
         });
 
-        const stored = (await Promise.all(calls)).flat().map((r) => r.message);
+        const stored = (await Promise.all(calls)).flat().map((r) => r!.message);
 
         expect(new Set(stored.map((m) => m.id)).size).toBe(stored.length);
         for (const user of users) {
@@ -374,6 +411,11 @@ export function storeContract(
     });
 
     describe('reading the inbox', () => {
+      // Messages are only stored for tenants that exist.
+      beforeEach(async () => {
+        await withTenants(store);
+      });
+
       it('reads sent and received messages after `since`, in order, paged', async () => {
         const stored = await appendAll(store, [
           message({ message: 'a1' }),
@@ -421,6 +463,11 @@ export function storeContract(
     });
 
     describe('reading a conversation', () => {
+      // Messages are only stored for tenants that exist.
+      beforeEach(async () => {
+        await withTenants(store);
+      });
+
       // alice and bob in both directions, with other conversations of the
       // same users and the same pair in another tenant in between.
       async function seed(): Promise<StoredMessage[]> {

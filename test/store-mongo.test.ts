@@ -126,6 +126,7 @@ describe.skipIf(!url)('mongodb store', () => {
 
     it('stores message ids as numbers and returns them as decimal strings', async () => {
       const store = await connect(freshDatabase());
+      await store.createTenant({ account: 'acme', secret: 'k1', createdAt: 1 });
 
       const [result] = await store.appendMessages([message()]);
 
@@ -137,6 +138,7 @@ describe.skipIf(!url)('mongodb store', () => {
     it('two nodes on one database append concurrently with gapless unique seqs', async () => {
       const storeUrl = freshDatabase();
       const nodes = [await connect(storeUrl), await connect(storeUrl)];
+      await nodes[0]!.createTenant({ account: 'acme', secret: 'k1', createdAt: 1 });
 
       const calls = Array.from({ length: 40 }, (_, i) =>
         nodes[i % 2]!.appendMessages([
@@ -144,7 +146,7 @@ describe.skipIf(!url)('mongodb store', () => {
           message({ senderId: 'bob', receiverId: i % 4 === 0 ? 'carol' : 'alice' }),
         ]),
       );
-      const stored = (await Promise.all(calls)).flat().map((r) => r.message);
+      const stored = (await Promise.all(calls)).flat().map((r) => r!.message);
 
       expect(new Set(stored.map((m) => m.id)).size).toBe(80);
       for (const [user, count] of Object.entries({ alice: 70, bob: 80, carol: 10 })) {

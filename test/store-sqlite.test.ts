@@ -123,6 +123,7 @@ describe('sqlite store file', () => {
 
   it('two stores on one file append concurrently with gapless unique seqs', async () => {
     const nodes = [openStore(), openStore()];
+    await nodes[0]!.createTenant({ account: 'acme', secret: 'k1', createdAt: 1 });
 
     const calls = Array.from({ length: 60 }, (_, i) =>
       nodes[i % 2]!.appendMessages([
@@ -130,7 +131,7 @@ describe('sqlite store file', () => {
         message({ senderId: 'bob', receiverId: i % 3 === 0 ? 'carol' : 'alice' }),
       ]),
     );
-    const stored = (await Promise.all(calls)).flat().map((r) => r.message);
+    const stored = (await Promise.all(calls)).flat().map((r) => r!.message);
 
     expectGapless(stored, 'alice', 100);
     expectGapless(stored, 'bob', 120);
@@ -142,7 +143,7 @@ describe('sqlite store file', () => {
   it('a second process on the same file appends concurrently without gaps', async () => {
     const rounds = 300;
     const store = openStore();
-    await store.ping();
+    await store.createTenant({ account: 'acme', secret: 'k1', createdAt: 1 });
     const child = spawnAppender(file, rounds);
     // Listened to at once: the child may well exit while this process is
     // still appending. An early exit shows as its code instead of "ready".

@@ -1,7 +1,8 @@
 // Sending and syncing messages: store first, then deliver. A message is
 // acknowledged only once it is in the store; delivery failures never undo
 // that, the receiver finds the message in its inbox on the next sync.
-import type { AppendResult, Store, StoredMessage } from '../store/store.js';
+import { PrimError } from '../errors.js';
+import type { Store, StoredMessage } from '../store/store.js';
 import { inboxSeqOf } from '../store/store.js';
 import { lazyFrame, type Delivery, type LazyFrame } from './delivery.js';
 import type { SendInput } from './input.js';
@@ -77,7 +78,7 @@ export class Messages {
     // The connection the message came from, spared the echo.
     fromConnId?: string,
   ): Promise<Ack> {
-    const result: AppendResult = await this.writer.append({
+    const result = await this.writer.append({
       tenant,
       senderId: sender.userId,
       receiverId: input.receiverId,
@@ -89,6 +90,9 @@ export class Messages {
       senderAvatar: sender.avatar,
       time: this.clock(),
     });
+    if (!result) {
+      throw new PrimError('UNAUTHORIZED', `tenant "${tenant}" does not exist`);
+    }
     const stored = result.message;
     const ack: Ack = {
       id: stored.id,

@@ -7,9 +7,11 @@
 // is being committed.
 import type { AppendResult, NewMessage, Store } from '../store/store.js';
 
+type Outcome = AppendResult | undefined;
+
 interface Pending {
   message: NewMessage;
-  resolve: (result: AppendResult) => void;
+  resolve: (result: Outcome) => void;
   reject: (err: unknown) => void;
 }
 
@@ -23,7 +25,8 @@ export class BatchWriter {
 
   constructor(private readonly store: Store) {}
 
-  append(message: NewMessage): Promise<AppendResult> {
+  // Resolves to undefined when the message's tenant no longer exists.
+  append(message: NewMessage): Promise<Outcome> {
     return new Promise((resolve, reject) => {
       this.queue.push({ message, resolve, reject });
       if (!this.writing) this.start();

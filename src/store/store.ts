@@ -52,8 +52,9 @@ export interface StoredMessage extends NewMessage {
 
 export interface AppendResult {
   message: StoredMessage;
-  // True when the same sender sent the same clientMsgId within 24 h: the
-  // original message is returned and nothing new was stored.
+  // True when the same sender sent the same clientMsgId to the same
+  // receiver within 24 h: the original message is returned and nothing new
+  // was stored.
   duplicate: boolean;
 }
 
@@ -83,8 +84,10 @@ export interface Store {
   deleteTenant(account: string): Promise<boolean>;
 
   // Stores a batch in one write, in order: each message gets the next
-  // inboxSeq of its sender and of its receiver.
-  appendMessages(batch: NewMessage[]): Promise<AppendResult[]>;
+  // inboxSeq of its sender and of its receiver. A message whose tenant does
+  // not exist (deleted while the message was on its way) is not stored and
+  // its result is undefined, so that nothing outlives a deleted tenant.
+  appendMessages(batch: NewMessage[]): Promise<Array<AppendResult | undefined>>;
   // The user's inbox after inboxSeq `since`, in order.
   readInbox(tenant: string, userId: string, since: number, limit: number): Promise<Page>;
   inboxHead(tenant: string, userId: string): Promise<number>;

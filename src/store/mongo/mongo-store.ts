@@ -157,7 +157,7 @@ export class MongoStore implements Store {
     return (await this.tenants.deleteOne({ _id: account })).deletedCount > 0;
   }
 
-  async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
+  async appendMessages(batch: NewMessage[]): Promise<Array<AppendResult | undefined>> {
     if (batch.length === 0) return [];
     // Without transactions (a standalone server) a node that dies between
     // taking seqs and writing the inbox leaves a gap, a reader may see a
@@ -175,11 +175,13 @@ export class MongoStore implements Store {
   private async appendBatch(
     batch: NewMessage[],
     session: ClientSession | undefined,
-  ): Promise<AppendResult[]> {
-    const results: AppendResult[] = new Array(batch.length);
+  ): Promise<Array<AppendResult | undefined>> {
+    const results: Array<AppendResult | undefined> = new Array(batch.length);
     const resendOf = new Map<number, number>(); // batch index → earlier index
     const fresh: number[] = [];
+    const tenants = await this.existingTenants(batch, session);
     for (const [i, message] of batch.entries()) {
+      if (!tenants.has(message.tenant)) continue;
       const inBatch = fresh.filter((j) => isResend(message, batch[j]!)).pop();
       if (inBatch !== undefined) {
         resendOf.set(i, inBatch);
@@ -230,6 +232,16 @@ export class MongoStore implements Store {
     return results;
   }
 
+  // Without a transaction, a tenant deleted between this read and the
+  // writes can still receive this batch: the window is one batch long.
+  private async existingTenants(batch: NewMessage[], session: ClientSession | undefined) {
+    const names = [...new Set(batch.map((message) => message.tenant))];
+    const found = await this.tenants
+      .find({ _id: { $in: names } }, { projection: { _id: 1 }, session })
+      .toArray();
+    return new Set(found.map((doc) => doc._id));
+  }
+
   private async nextSeq(tenant: string, userId: string, session: ClientSession | undefined) {
     // Two nodes upserting a new inbox's head at once is retried by the server
     // itself: the filter is an equality match on a unique index.
@@ -248,6 +260,7 @@ export class MongoStore implements Store {
         tenant: message.tenant,
         senderId: message.senderId,
         clientMsgId: message.clientMsgId,
+        receiverId: message.receiverId,
         time: { $gte: message.time - DEDUPE_WINDOW_MS },
       },
       { sort: { _id: -1 }, session },
@@ -333,6 +346,7 @@ function isResend(message: NewMessage, earlier: NewMessage): boolean {
     earlier.clientMsgId === message.clientMsgId &&
     earlier.tenant === message.tenant &&
     earlier.senderId === message.senderId &&
+    earlier.receiverId === message.receiverId &&
     earlier.time >= message.time - DEDUPE_WINDOW_MS
   );
 }

@@ -84,9 +84,13 @@ export class SqliteStore implements Store {
         'SELECT * FROM tenants ORDER BY account LIMIT ? OFFSET ?',
       ),
       countTenants: db.prepare<[], { n: number }>('SELECT COUNT(*) AS n FROM tenants'),
-      findDuplicate: db.prepare<[string, string, string, number], MessageRow>(
+      tenantExists: db.prepare<[string], { one: number }>(
+        'SELECT 1 AS one FROM tenants WHERE account = ?',
+      ),
+      findDuplicate: db.prepare<[string, string, string, string, number], MessageRow>(
         `SELECT ${MESSAGE_COLUMNS} FROM messages m
-         WHERE m.tenant = ? AND m.sender_id = ? AND m.client_msg_id = ? AND m.time >= ?
+         WHERE m.tenant = ? AND m.sender_id = ? AND m.client_msg_id = ?
+           AND m.receiver_id = ? AND m.time >= ?
          ORDER BY m.id DESC LIMIT 1`,
       ),
       nextSeq: db.prepare<[string, string], { seq: number }>(
@@ -215,17 +219,21 @@ export class SqliteStore implements Store {
     return remove.immediate();
   }
 
-  async appendMessages(batch: NewMessage[]): Promise<AppendResult[]> {
+  async appendMessages(batch: NewMessage[]): Promise<Array<AppendResult | undefined>> {
     return this.appendTransaction.immediate(batch);
   }
 
-  private appendOne(message: NewMessage): AppendResult {
+  // Runs inside the write transaction, so a tenant deleted by another
+  // process is either still there or already gone, never half of each.
+  private appendOne(message: NewMessage): AppendResult | undefined {
     const s = this.statements;
+    if (!s.tenantExists.get(message.tenant)) return undefined;
     if (message.clientMsgId !== undefined) {
       const earlier = s.findDuplicate.get(
         message.tenant,
         message.senderId,
         message.clientMsgId,
+        message.receiverId,
         message.time - DEDUPE_WINDOW_MS,
       );
       if (earlier) return { message: toMessage(earlier), duplicate: true };
