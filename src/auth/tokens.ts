@@ -3,6 +3,7 @@
 // every refusal rule of the design here and nowhere else.
 import { decodeProtectedHeader, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import type { Config } from '../config/schema.js';
+import { formatDuration } from '../config/values.js';
 import { PrimError } from '../errors.js';
 import type { Store, Tenant } from '../store/store.js';
 import { checkPlatform, checkUserId } from './ids.js';
@@ -53,11 +54,13 @@ export async function issueToken(
 ): Promise<{ token: string; expiresAt: number }> {
   const userId = checkUserId(request.userId);
   const platform = checkPlatform(request.platform, policy.platforms);
-  if (request.ttlMs <= 0 || request.ttlMs > policy.maxTtl) {
+  // exp counts whole seconds, rounded down so that a token never lives
+  // longer than asked; under a second that could be a token already expired.
+  if (request.ttlMs < 1000 || request.ttlMs > policy.maxTtl) {
     throw new PrimError(
       'BAD_PARAMETER',
-      `ttl of ${Math.round(request.ttlMs / 1000)}s is not allowed; it must be ` +
-        `above 0 and at most ${policy.maxTtl / 1000}s (config key tokens.maxTtl)`,
+      `ttl of ${formatDuration(request.ttlMs)} is not allowed; it must be ` +
+        `at least 1s and at most ${formatDuration(policy.maxTtl)} (config key tokens.maxTtl)`,
     );
   }
   const expiresAt = Math.floor((now + request.ttlMs) / 1000);

@@ -87,7 +87,10 @@ export class Gateway {
     socket.on('close', (code: number) => {
       this.log.debug({ connId: session.connId, tenant: session.tenant, code }, 'session closed');
     });
+    // ws reports a protocol error (an oversize frame: 1009) here and closes
+    // the connection itself; frames still queued could not be acked.
     socket.on('error', (err) => {
+      session.abandon();
       this.log.info({ connId: session.connId, err }, 'socket error');
     });
 
@@ -177,7 +180,8 @@ export class Gateway {
     if ('error' in decoded) return this.refuse(session, decoded.seq, decoded.error);
     const { frame } = decoded;
     try {
-      const action = ACTIONS[frame.action];
+      // Own keys only: "toString" or "__proto__" are not actions.
+      const action = Object.hasOwn(ACTIONS, frame.action) ? ACTIONS[frame.action] : undefined;
       if (!action) {
         throw new PrimError('UNKNOWN_ROUTE', `unknown action "${frame.action}"`);
       }
@@ -203,14 +207,18 @@ export class Gateway {
     }
   }
 
-  // Closes silent sessions and those whose tenant was disabled or deleted
-  // behind the node's back (the CLI writes to the store directly).
+  // Closes silent sessions, sessions whose token has expired, and those
+  // whose tenant was disabled or deleted behind the node's back (the CLI
+  // writes to the store directly).
   private async sweep(): Promise<void> {
     const { config, registry, tenants } = this.deps;
-    const silentSince = Date.now() - config.ws.heartbeatTimeout;
+    const now = Date.now();
+    const silentSince = now - config.ws.heartbeatTimeout;
     for (const session of registry.all()) {
       if (session.lastSeen < silentSince) {
         session.close(CloseCode.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
+      } else if (session.claims && session.claims.expiresAt <= now) {
+        session.close(CloseCode.TOKEN_EXPIRED, 'token expired; reconnect with a new one');
       }
     }
     for (const account of registry.tenantNames()) {
@@ -232,6 +240,10 @@ export class Gateway {
     this.draining = true;
     clearInterval(this.sweeper);
     const sessions = [...this.deps.registry.all(), ...this.pending];
+    // Frames already received are finished; nothing new is read, so that a
+    // client that keeps sending cannot hold the drain open. What it sends
+    // from now on is never acked, and it resends after reconnecting.
+    for (const session of sessions) session.stopReading();
     const closeWhenIdle = async (session: Session) => {
       await session.idle();
       session.close(CloseCode.DRAINING, 'server draining; reconnect now');

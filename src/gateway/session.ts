@@ -15,6 +15,7 @@ export class Session {
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;
   private closing = false;
+  private deaf = false;
   private closedByServer = false;
   private readonly closeListeners: Array<() => void> = [];
   private tokens: number;
@@ -59,12 +60,28 @@ export class Session {
   // Runs `work` after every frame handed in before it. `work` answers its
   // own errors: one that rejected would stop every frame after it.
   enqueue(work: () => Promise<void>): void {
+    if (this.deaf) return;
     this.queued += 1;
     if (this.queued === MAX_QUEUED_FRAMES) this.socket.pause();
     this.tail = this.tail.then(work).finally(() => {
       this.queued -= 1;
-      if (this.queued === MAX_QUEUED_FRAMES - 1) this.socket.resume();
+      if (this.queued === MAX_QUEUED_FRAMES - 1 && !this.deaf) this.socket.resume();
     });
+  }
+
+  // Frames that arrive from now on are dropped unanswered; those already
+  // queued are still handled.
+  stopReading(): void {
+    this.deaf = true;
+    this.socket.pause();
+  }
+
+  // The connection is lost to a protocol error: nothing can be answered on
+  // it any more, so queued frames are dropped too rather than acted on
+  // without an ack.
+  abandon(): void {
+    this.closedByServer = true;
+    this.stopReading();
   }
 
   // Resolves once nothing is queued, frames that arrive meanwhile included.
@@ -131,6 +148,9 @@ export class Session {
     this.closing = true;
     // A close reason is limited to 123 bytes by RFC 6455.
     this.socket.close(code, reason.slice(0, 120));
+    // The closing handshake needs the client's close frame read; frames
+    // still arriving before it are dropped (see `ending`).
+    this.socket.resume();
     this.ended();
   }
 
