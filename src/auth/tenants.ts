@@ -3,10 +3,11 @@
 // 5 s (DESIGN: "a running node sees the change within 5 s").
 import { PrimError } from '../errors.js';
 import type { Store, Tenant } from '../store/store.js';
-import { checkAccount, isAccount } from './ids.js';
+import { checkAccount, checkLabel, isAccount } from './ids.js';
 import { newSecret, sameSecret } from './secrets.js';
 
 const CACHE_MS = 2000;
+const MAX_PHONE = 32;
 
 // What may be shown of a tenant: never its secrets.
 export interface TenantView {
@@ -42,6 +43,7 @@ export class Tenants {
 
   async create(account: string, phone?: string): Promise<TenantCredentials> {
     checkAccount(account);
+    checkLabel(phone, 'phoneNum', MAX_PHONE);
     const secret = newSecret();
     await this.store.createTenant({ account, phone, secret, createdAt: this.clock() });
     this.cache.delete(account);

@@ -6,7 +6,7 @@ import type { Config } from '../config/schema.js';
 import { formatDuration } from '../config/values.js';
 import { PrimError } from '../errors.js';
 import type { Store, Tenant } from '../store/store.js';
-import { checkPlatform, checkUserId } from './ids.js';
+import { checkLabel, checkPlatform, checkTokenUserId } from './ids.js';
 import { newId } from './secrets.js';
 import type { Tenants } from './tenants.js';
 
@@ -43,6 +43,9 @@ export function tokenPolicyOf(config: Config): TokenPolicy {
   };
 }
 
+const MAX_NICKNAME = 64;
+const MAX_AVATAR = 1024;
+
 const encoder = new TextEncoder();
 const BAD_SIGNATURE = 'the token signature does not verify';
 
@@ -52,7 +55,9 @@ export async function issueToken(
   policy: TokenPolicy,
   now = Date.now(),
 ): Promise<{ token: string; expiresAt: number }> {
-  const userId = checkUserId(request.userId);
+  const userId = checkTokenUserId(request.userId);
+  const nickname = checkLabel(request.nickname, 'nickname', MAX_NICKNAME);
+  const avatar = checkLabel(request.avatar, 'avatar', MAX_AVATAR);
   const platform = checkPlatform(request.platform, policy.platforms);
   // exp counts whole seconds, rounded down so that a token never lives
   // longer than asked; under a second that could be a token already expired.
@@ -74,8 +79,8 @@ export async function issueToken(
     exp: expiresAt,
     jti: newId(),
   };
-  if (request.nickname) claims.nick = request.nickname;
-  if (request.avatar) claims.avt = request.avatar;
+  if (nickname) claims.nick = nickname;
+  if (avatar) claims.avt = avatar;
   const token = await new SignJWT(claims)
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT', kid: tenant.account })
     .sign(encoder.encode(tenant.secret));
@@ -111,7 +116,7 @@ export async function verifyToken(
   let userId: string;
   let platform: string;
   try {
-    userId = checkUserId(payload.sub, 'sub');
+    userId = checkTokenUserId(payload.sub, 'sub');
     platform = checkPlatform(payload.plt, policy.platforms);
   } catch (err) {
     throw new PrimError(

@@ -1,6 +1,6 @@
 // The parameters of one message, as both /acc `msg` frames and REST sendMsg
 // carry them. Parsed here once so that both paths refuse the same input.
-import { checkUserId } from '../auth/ids.js';
+import { checkUserId, isWellFormed } from '../auth/ids.js';
 import { PrimError } from '../errors.js';
 
 export interface SendInput {
@@ -60,6 +60,12 @@ export function checkMessageType(name: string, raw: unknown): number {
 export function checkMessageText(message: unknown, maxMessageBytes: number): string {
   if (typeof message !== 'string' || message.length === 0) {
     throw new PrimError('BAD_PARAMETER', 'message must be a non-empty string');
+  }
+  if (!isWellFormed(message)) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      'message is not valid Unicode text (it holds half of a surrogate pair)',
+    );
   }
   const bytes = Buffer.byteLength(message);
   if (bytes > maxMessageBytes) {

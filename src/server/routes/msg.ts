@@ -1,6 +1,6 @@
 // /msg/*: sending, broadcasting and reading messages from a tenant backend.
 import type { FastifyInstance } from 'fastify';
-import { checkUserId } from '../../auth/ids.js';
+import { checkUserId, SYSTEM_USER } from '../../auth/ids.js';
 import { PrimError } from '../../errors.js';
 import { checkMessageText, checkMessageType, parseSendInput } from '../../messages/input.js';
 import type { NodeContext } from '../context.js';
@@ -62,7 +62,7 @@ export function msgRoutes(app: FastifyInstance, context: NodeContext): void {
       const sender = claims
         ? { userId: claims.userId, nickname: claims.nickname, avatar: claims.avatar }
         : {
-            userId: checkUserId(body.senderId ?? 'system', 'senderId'),
+            userId: checkUserId(body.senderId ?? SYSTEM_USER, 'senderId'),
             nickname: String(body.senderNickname ?? ''),
             avatar: String(body.senderAvatar ?? ''),
           };
@@ -86,7 +86,7 @@ export function msgRoutes(app: FastifyInstance, context: NodeContext): void {
     handler: async (request) => {
       const body = request.body as Params;
       const sender = {
-        userId: checkUserId(body.senderId ?? 'system', 'senderId'),
+        userId: checkUserId(body.senderId ?? SYSTEM_USER, 'senderId'),
         nickname: '',
         avatar: '',
       };
