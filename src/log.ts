@@ -19,8 +19,11 @@ const REDACT = [
   'req.headers.cookie',
 ];
 
+// Tokens in query strings and credentials in URLs (mongodb://user:pass@…).
 export function redactUrl(url: string): string {
-  return url.replace(/([?&](?:token|authCode)=)[^&#]*/gi, '$1[Redacted]');
+  return url
+    .replace(/([?&](?:token|authCode)=)[^&#]*/gi, '$1[Redacted]')
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1[Redacted]@');
 }
 
 export interface LoggerOptions {

@@ -107,6 +107,18 @@ describe('configuration', () => {
     );
   });
 
+  test('values that would break the node are refused', () => {
+    expect(() => loadConfig({ cwd: folder(), env: { PRIM_WS_HEARTBEAT_TIMEOUT: '0' } })).toThrow(
+      'PRIM_WS_HEARTBEAT_TIMEOUT: "0" is not allowed; use 100ms or more',
+    );
+    expect(() => loadConfig({ cwd: folder(), env: { PRIM_LIMITS_MAX_FRAME_BYTES: '0' } })).toThrow(
+      'PRIM_LIMITS_MAX_FRAME_BYTES: "0" is not allowed; use 1024 bytes or more',
+    );
+    expect(() => loadConfig({ cwd: folder(), env: { PRIM_TOKENS_MAX_TTL: '0s' } })).toThrow(
+      'PRIM_TOKENS_MAX_TTL: "0s" is not allowed; use 1s or more',
+    );
+  });
+
   test('a file that is not YAML is refused with its name', () => {
     const cwd = folder();
     writeFileSync(path.join(cwd, 'prim.yaml'), 'http: [unclosed\n');

@@ -17,7 +17,7 @@ export function resolveAdminKey(configured: string | undefined, dataDir: string)
   if (existsSync(file)) {
     return { key: readFileSync(file, 'utf8').trim(), generated: false, file };
   }
-  mkdirSync(dataDir, { recursive: true });
+  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const key = newSecret();
   writeFileSync(file, `${key}\n`, { mode: 0o600, flag: 'wx' });
   return { key, generated: true, file };

@@ -1,7 +1,7 @@
 // Every configuration key, its default and what it allows, in one table.
 // Environment overrides and validation are derived from it (see load.ts).
 import { PrimError } from '../errors.js';
-import { parseBytes, parseDuration, parseInteger } from './values.js';
+import { formatDuration, parseBytes, parseDuration, parseInteger } from './values.js';
 
 export interface Config {
   dataDir: string;
@@ -90,6 +90,35 @@ function list(name: string, raw: unknown): string[] {
 }
 
 const duration = (name: string, raw: unknown) => parseDuration(name, raw);
+
+// A zero heartbeat timeout would close every session at once, and a zero
+// ttl would issue tokens that are born expired: such values are refused.
+function durationAtLeast(minMs: number) {
+  return (name: string, raw: unknown): number => {
+    const value = parseDuration(name, raw);
+    if (value < minMs) {
+      throw new PrimError(
+        'BAD_PARAMETER',
+        `${name}: "${String(raw)}" is not allowed; use ${formatDuration(minMs)} or more`,
+      );
+    }
+    return value;
+  };
+}
+
+// ws reads a frame limit of 0 as "no limit"; a login frame needs about 1 KiB.
+function bytesAtLeast(min: number) {
+  return (name: string, raw: unknown): number => {
+    const value = parseBytes(name, raw);
+    if (value < min) {
+      throw new PrimError(
+        'BAD_PARAMETER',
+        `${name}: "${String(raw)}" is not allowed; use ${min} bytes or more`,
+      );
+    }
+    return value;
+  };
+}
 const port = (name: string, raw: unknown) => parseInteger(name, raw, 0, 65535);
 const positive = (name: string, raw: unknown) =>
   parseInteger(name, raw, 1, Number.MAX_SAFE_INTEGER);
@@ -116,21 +145,21 @@ export const KEYS: KeySpec[] = [
   { key: 'grpc.port', default: 9001, parse: port },
   { key: 'grpc.advertise', default: '127.0.0.1:9001', parse: text() },
   { key: 'cluster.secret', default: undefined, parse: text(16) },
-  { key: 'tokens.defaultTtl', default: '12h', parse: duration },
-  { key: 'tokens.maxTtl', default: '30d', parse: duration },
+  { key: 'tokens.defaultTtl', default: '12h', parse: durationAtLeast(1000) },
+  { key: 'tokens.maxTtl', default: '30d', parse: durationAtLeast(1000) },
   { key: 'tokens.rotationGrace', default: '1h', parse: duration },
-  { key: 'ws.heartbeatTimeout', default: '90s', parse: duration },
-  { key: 'ws.loginTimeout', default: '10s', parse: duration },
+  { key: 'ws.heartbeatTimeout', default: '90s', parse: durationAtLeast(100) },
+  { key: 'ws.loginTimeout', default: '10s', parse: durationAtLeast(100) },
   { key: 'ws.sessionPolicy', default: 'replace', parse: oneOf('replace', 'multi') },
   {
     key: 'limits.maxFrameBytes',
     default: 65536,
-    parse: (name, raw) => parseBytes(name, raw),
+    parse: bytesAtLeast(1024),
   },
   {
     key: 'limits.maxBufferedBytes',
     default: 4 * 1024 * 1024,
-    parse: (name, raw) => parseBytes(name, raw),
+    parse: bytesAtLeast(1024),
   },
   { key: 'limits.maxConnections', default: 100_000, parse: positive },
   { key: 'limits.messagesPerSecond', default: 100, parse: positive },

@@ -12,6 +12,7 @@ import type { Logger } from '../log.js';
 import { Messages } from '../messages/messages.js';
 import { BatchWriter } from '../messages/writer.js';
 import { openStore } from '../store/open.js';
+import { lockStore, type StoreLock } from './store-lock.js';
 import { buildApp } from './app.js';
 import type { NodeContext } from './context.js';
 
@@ -29,8 +30,18 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   const started = Date.now();
   const nodeId = config.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
   const log = logger.child({ nodeId });
+  const storeUrl = config.store.url!;
+  const store = await openStore(storeUrl);
+  let lock: StoreLock | undefined;
+  try {
+    if (!config.redis.url && store.kind === 'sqlite' && storeUrl !== 'sqlite::memory:') {
+      lock = lockStore(storeUrl.slice('sqlite:'.length));
+    }
+  } catch (err) {
+    await store.close();
+    throw err;
+  }
   const adminKey = resolveAdminKey(config.adminKey, config.dataDir);
-  const store = await openStore(config.store.url!);
 
   const tenants = new Tenants(store);
   const registry = new SessionRegistry(nodeId);
@@ -65,6 +76,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     await store.close();
+    lock?.release();
     // A key nobody was shown would lock the operator out: the next start
     // generates and shows a new one.
     if (adminKey.generated && adminKey.file) rmSync(adminKey.file, { force: true });
@@ -87,6 +99,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       await writer.flushed();
       await app.close();
       await store.close();
+      lock?.release();
       log.info({ durationMs: Date.now() - begun }, 'node stopped');
     })());
 

@@ -81,7 +81,9 @@ export class MongoStore implements Store {
   }
 
   static async connect(url: string): Promise<MongoStore> {
-    const client = new MongoClient(url);
+    // A store that cannot be reached is reported within seconds, not after
+    // the driver's default of half a minute.
+    const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
     try {
       await client.connect();
       const db = client.db(databaseName(url));

@@ -2,7 +2,7 @@
 // on one host may open the same file (nodes of a test cluster, the CLI next
 // to a running node): every write takes SQLite's write lock up front
 // (BEGIN IMMEDIATE), which is what keeps inboxSeq gapless across them.
-import { mkdirSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync } from 'node:fs';
 import path from 'node:path';
 import Database from 'better-sqlite3';
 import { PrimError } from '../../errors.js';
@@ -59,7 +59,12 @@ export class SqliteStore implements Store {
   private readonly appendTransaction;
 
   constructor(file: string) {
-    if (file !== ':memory:') mkdirSync(path.dirname(file), { recursive: true });
+    if (file !== ':memory:') {
+      // The store holds every tenant's secret: readable by its owner only.
+      // SQLite gives the -wal and -shm files the mode of the database file.
+      mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 });
+      closeSync(openSync(file, 'a', 0o600));
+    }
     this.db = new Database(file);
     // Another process may hold the write lock for a moment; wait instead of
     // failing with SQLITE_BUSY.
