@@ -8,7 +8,7 @@ import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { accRoute } from './acc.js';
 import type { NodeContext } from './context.js';
-import { frameworkErrors, installEnvelope } from './envelope.js';
+import { clientErrorHandler, frameworkErrors, installEnvelope } from './envelope.js';
 import { mergeParams } from './params.js';
 import { msgRoutes } from './routes/msg.js';
 import { sysClientRoutes } from './routes/sys-client.js';
@@ -28,6 +28,7 @@ export async function buildApp(context: NodeContext, logger: Logger): Promise<Fa
     bodyLimit: limits.maxFrameBytes + BODY_MARGIN,
     ajv: { customOptions: { coerceTypes: true, allErrors: false } },
     frameworkErrors,
+    clientErrorHandler,
   });
 
   installEnvelope(app);

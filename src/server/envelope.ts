@@ -1,5 +1,6 @@
 // prim's response envelope, {code, msg, data}, with the HTTP status that
 // matches the outcome, and the mapping of every failure onto it.
+import type { Duplex } from 'node:stream';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { PrimError, toPrimError } from '../errors.js';
 
@@ -71,5 +72,22 @@ export function installEnvelope(app: FastifyInstance): void {
       reply,
       new PrimError('UNKNOWN_ROUTE', `no route ${request.method} ${request.url.split('?')[0]}`),
     ),
+  );
+}
+
+// For Fastify's `clientErrorHandler`: requests Node's HTTP parser refuses
+// before Fastify sees them (headers over 16 KiB, a malformed request line)
+// still get the envelope.
+export function clientErrorHandler(err: Error & { code?: string }, socket: Duplex): void {
+  if (!socket.writable) return;
+  const tooLarge = err.code === 'HPE_HEADER_OVERFLOW';
+  const error = tooLarge
+    ? new PrimError('PAYLOAD_TOO_LARGE', 'the request headers or URL are too large')
+    : new PrimError('BAD_PARAMETER', 'the request is not valid HTTP');
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  const body = JSON.stringify({ code: error.code, msg: error.message, data: null });
+  socket.end(
+    `HTTP/1.1 ${status}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+      `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
   );
 }
