@@ -1,10 +1,27 @@
+import { rmSync } from 'node:fs';
 import { afterEach, expect, test } from 'vitest';
 import { LatencyHistogram } from '../src/bench/latency.js';
 import { runBench, type BenchResult } from '../src/bench/runner.js';
-import { startTestNode, stopTestNodes } from './helpers/node.js';
+import { CliProcess, freePort, killCliProcesses, onlyJson, runCli } from './helpers/cli.js';
+import { startTestNode, stopTestNodes, tempDir } from './helpers/node.js';
 import { call } from './helpers/rest.js';
 
-afterEach(stopTestNodes);
+const folders: string[] = [];
+
+afterEach(async () => {
+  await killCliProcesses();
+  await stopTestNodes();
+  for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
+});
+
+function folder(): string {
+  const dir = tempDir('prim-bench-cli-');
+  folders.push(dir);
+  return dir;
+}
+
+// A short, gentle run: well under the node's limits.messagesPerSecond.
+const SHORT_RUN = ['--connections', '2', '--senders', '1', '--rate', '20', '--duration', '300ms'];
 
 // The node's default of 100 a second per session would refuse an
 // unthrottled sender within its first second.
@@ -145,4 +162,89 @@ test('latency percentiles are within 1% of the samples', () => {
   expect(summary.p99).toBeLessThanOrEqual(1000);
   expect(summary.max).toBe(1000);
   expect(new LatencyHistogram().summary().p50).toBeNull();
+});
+
+// `prim serve` in `dir` on a free port, which `env` passes on to every
+// command run there.
+async function serveIn(dir: string, env: Record<string, string>): Promise<CliProcess> {
+  const node = new CliProcess(dir, ['serve'], env);
+  await node.waitForStderr(/serving http:\/\/\S+/);
+  return node;
+}
+
+test("prim bench loads the config's node with its admin key, then deletes the tenant", async () => {
+  const dir = folder();
+  const port = String(await freePort());
+  expect((await runCli(dir, ['init', '--yes', '--http-port', port])).code).toBe(0);
+  await serveIn(dir, {});
+
+  const run = await runCli(dir, ['bench', ...SHORT_RUN, '--json']);
+
+  expect(run.code).toBe(0);
+  const result = onlyJson(run);
+  expect(result.url).toBe(`http://127.0.0.1:${port}`);
+  expect(result.tenant).toMatch(/^bench-[0-9a-f]{8}$/);
+  expect(result.acked).toBeGreaterThan(0);
+  expect(result.nodeState.connections).toBe(2);
+  expect(run.stderr).toContain(`deleted the throwaway tenant ${result.tenant} and its messages`);
+  const left = await runCli(dir, ['tenant', 'list', '--json']);
+  expect(onlyJson(left)).toEqual({ tenants: [], total: 0 });
+});
+
+test('prim bench finds the admin key a node without a config generated', async () => {
+  const dir = folder();
+  const env = { PRIM_HTTP_PORT: String(await freePort()) };
+  await serveIn(dir, env);
+
+  const run = await runCli(dir, ['bench', ...SHORT_RUN], env);
+
+  expect(run.code).toBe(0);
+  expect(run.stdout).toMatch(/^tenant +bench-[0-9a-f]{8}\n/);
+  expect(run.stderr).toMatch(/deleted the throwaway tenant bench-[0-9a-f]{8} and its messages/);
+});
+
+test('prim bench sends no config key to another node; its tenant stays disabled', async () => {
+  const dir = folder();
+  expect((await runCli(dir, ['init', '--yes'])).code).toBe(0);
+  const node = await startTestNode();
+
+  const refused = await runCli(dir, ['bench', '--url', node.url, ...SHORT_RUN]);
+  expect(refused.code).toBe(2);
+  expect(refused.stderr).toContain(
+    `error: no admin key for ${node.url}: the config's key is sent only to its own node`,
+  );
+
+  const run = await runCli(dir, [
+    'bench',
+    '--url',
+    node.url,
+    '--admin-key',
+    node.adminKey.key,
+    ...SHORT_RUN,
+    '--json',
+  ]);
+  expect(run.code).toBe(0);
+  const { tenant } = onlyJson(run);
+  expect(run.stderr).toContain(
+    `the throwaway tenant ${tenant} is left disabled on ${node.url}; ` +
+      `remove it with \`prim tenant delete ${tenant} --yes\``,
+  );
+  const left = await call(node.url, 'GET', '/sysClient/getSysClient', {
+    auth: node.adminAuth,
+    query: { account: tenant },
+  });
+  expect(left.data.disabled).toBe(true);
+});
+
+test('prim bench --help names the defaults and how the throwaway tenant is removed', async () => {
+  const help = await runCli(folder(), ['bench', '--help']);
+  // Commander wraps the option descriptions to the width of the terminal.
+  const text = help.stdout.replace(/\s+/g, ' ');
+
+  expect(help.code).toBe(0);
+  expect(text).toContain("--url <url> the node to load (default: the config's http.host and");
+  expect(text).toContain("for the config's own node also its adminKey, else <dataDir>/admin.key");
+  expect(text).toContain('deleted from the store; on another node, remove it there with');
+  expect(text).toContain('`prim tenant delete bench-… --yes`');
+  expect(text).not.toContain('$(cat');
 });

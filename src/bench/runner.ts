@@ -35,6 +35,9 @@ export interface BenchOptions extends BenchCredentials {
   progressIntervalMs?: number;
   // Ends the sending early; the run then drains and reports as usual.
   signal?: AbortSignal;
+  // Told the account of the throwaway tenant as soon as it exists, so that
+  // the caller can name it, or remove it, even when the run then fails.
+  onThrowawayTenant?: (account: string) => void;
 }
 
 export interface BenchProgress {
@@ -98,6 +101,7 @@ export async function runBench(
   checkBenchOptions(options);
   const node = new BenchNode(options.url);
   const tenant = await benchTenant(node, options);
+  if (tenant.throwaway) options.onThrowawayTenant?.(tenant.account);
   try {
     return await runAs(node, tenant, options, onProgress);
   } finally {

@@ -1,5 +1,8 @@
 // `prim bench`: a load generator against a running node. The work is in
-// src/bench/; this file turns flags into options and shows the run.
+// src/bench/; this file turns flags and the config into options, shows the
+// run, and puts the throwaway tenant away afterwards.
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
 import type { Command } from 'commander';
 import {
   BENCH_LIMITS,
@@ -8,15 +11,18 @@ import {
   type BenchOptions,
   type BenchProgress,
 } from '../bench/runner.js';
+import { nodeOrigin } from '../bench/rest.js';
 import { formatSummary } from '../bench/summary.js';
+import type { Config } from '../config/schema.js';
 import { parseBytes, parseDuration, parseInteger } from '../config/values.js';
 import { isPrimError } from '../errors.js';
-import { examples, withJson } from './context.js';
+import { cliConfig, examples, withJson, withTenants } from './context.js';
 import { UsageError } from './failure.js';
 import type { Output } from './output.js';
+import { nodeUrl } from './rest.js';
 
 interface BenchFlags {
-  url: string;
+  url?: string;
   tenant?: string;
   authCode?: string;
   adminKey?: string;
@@ -27,6 +33,14 @@ interface BenchFlags {
   duration: string;
 }
 
+// The node a run loads, and whether it is the config's own: only that one
+// is sent the config's admin key, and only its store is this CLI's to
+// remove the throwaway tenant from.
+interface Target {
+  url: string;
+  own: boolean;
+}
+
 // Without a terminal nobody sees a line being redrawn, and a log fills up
 // with one a second; every few seconds is enough there.
 const PLAIN_PROGRESS_EVERY_MS = 5000;
@@ -34,13 +48,14 @@ const PLAIN_PROGRESS_EVERY_MS = 5000;
 export function registerBench(program: Command, out: Output): void {
   withJson(program.command('bench'))
     .description('load a running node with messages between many users and measure it')
-    .option('--url <url>', 'the node to load', 'http://127.0.0.1:8093')
+    .option('--url <url>', "the node to load (default: the config's http.host and http.port)")
     .option('--tenant <account>', 'send as the users of this tenant (with --auth-code)')
     .option('--auth-code <code>', "that tenant's authCode")
     .option(
       '--admin-key <key>',
-      'create a throwaway tenant bench-<random> and read /system/state ' +
-        '(default: $PRIM_ADMIN_KEY)',
+      'create a throwaway tenant bench-<random> and read /system/state (default: ' +
+        "$PRIM_ADMIN_KEY; for the config's own node also its adminKey, else " +
+        '<dataDir>/admin.key)',
     )
     .option('--connections <n>', 'users, one connection each; all of them receive', '100')
     .option('--senders <n>', 'how many of those users send', '10')
@@ -50,15 +65,22 @@ export function registerBench(program: Command, out: Output): void {
     .addHelpText(
       'after',
       examples(
-        'PRIM_ADMIN_KEY=$(cat .prim/admin.key) prim bench',
-        'prim bench --admin-key "$KEY" --connections 1000 --senders 100 --rate 5000',
-        'prim bench --tenant acme --auth-code "$CODE" --size 1KiB --duration 1m --json',
+        "prim bench                                  # the config's node and admin key",
+        'prim bench --connections 1000 --senders 100 --rate 5000',
+        'prim bench --url http://10.0.0.5:8093 --admin-key "$KEY" --duration 1m',
+        'prim bench --tenant acme --auth-code "$CODE" --size 1KiB --json',
       ) +
+        '\n\nWithout --tenant the run creates a throwaway tenant bench-<random> and' +
+        "\ndisables it at the end. On the config's own node it is then deleted from" +
+        '\nthe store; on another node, remove it there with' +
+        '\n`prim tenant delete bench-… --yes`.' +
         '\n\nThe node refuses more than limits.messagesPerSecond from one session;' +
         '\nraise it on the node to measure an unthrottled run.',
     )
-    .action(async (flags: BenchFlags) => {
-      const options = benchOptions(flags);
+    .action(async (flags: BenchFlags, command: Command) => {
+      const { config } = cliConfig(command, out);
+      const target = benchTarget(flags, config);
+      const options = benchOptions(flags, target, config);
 
       // The first Ctrl-C ends the sending and still reports; a second one,
       // with no listener left, quits as usual.
@@ -69,8 +91,16 @@ export function registerBench(program: Command, out: Output): void {
       };
       process.once('SIGINT', stop);
       const progress = progressLine(process.stderr, options.connections);
+      let throwaway: string | undefined;
       try {
-        const result = await runBench({ ...options, signal: abort.signal }, progress.show);
+        const result = await runBench(
+          {
+            ...options,
+            signal: abort.signal,
+            onThrowawayTenant: (account) => (throwaway = account),
+          },
+          progress.show,
+        );
         progress.end();
         out.result(result, () => formatSummary(result));
         const limited = result.errorKinds['error 1012'];
@@ -83,20 +113,42 @@ export function registerBench(program: Command, out: Output): void {
       } finally {
         progress.end();
         process.off('SIGINT', stop);
+        if (throwaway) await putAway(throwaway, target, config, out);
       }
     });
 }
 
-function benchOptions(flags: BenchFlags): BenchOptions {
+function benchTarget(flags: BenchFlags, config: Config): Target {
+  if (flags.url === undefined) return { url: nodeUrl(config), own: true };
+  const origin = usage(() => nodeOrigin(flags.url!));
+  // http.port 0 has no address to compare with, so such a config's node
+  // is never the one named by --url.
+  const own = config.http.port !== 0 && new URL(nodeUrl(config)).origin === origin;
+  return { url: flags.url, own };
+}
+
+// The admin key as the flag, the environment or the config of the node
+// gives it. A key from the config (or the admin.key file the node made) is
+// that node's, and goes to no other.
+function adminKeyFor(flags: BenchFlags, target: Target, config: Config): string | undefined {
+  if (flags.adminKey) return flags.adminKey;
+  if (process.env.PRIM_ADMIN_KEY) return process.env.PRIM_ADMIN_KEY;
+  if (!target.own) return undefined;
+  if (config.adminKey) return config.adminKey;
+  const file = path.join(config.dataDir, 'admin.key');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+}
+
+function benchOptions(flags: BenchFlags, target: Target, config: Config): BenchOptions {
   const { connections: count, rate, size } = BENCH_LIMITS;
   const connections = usage(() =>
     parseInteger('--connections', flags.connections, count.min, count.max),
   );
   const options: BenchOptions = {
-    url: flags.url,
+    url: target.url,
     tenant: flags.tenant,
     authCode: flags.authCode,
-    adminKey: flags.adminKey ?? (process.env.PRIM_ADMIN_KEY || undefined),
+    adminKey: adminKeyFor(flags, target, config),
     connections,
     senders: usage(() => parseInteger('--senders', flags.senders, 1, connections)),
     rate: usage(() => parseInteger('--rate', flags.rate, rate.min, rate.max)),
@@ -107,8 +159,46 @@ function benchOptions(flags: BenchFlags): BenchOptions {
     durationMs: usage(() => parseDuration('--duration', flags.duration)),
   };
   if (options.durationMs <= 0) throw new UsageError('--duration must be longer than 0');
+  if (options.tenant === undefined && options.authCode === undefined && !options.adminKey) {
+    throw new UsageError(noAdminKey(target, config));
+  }
   usage(() => checkBenchOptions(options));
   return options;
+}
+
+function noAdminKey(target: Target, config: Config): string {
+  const give = 'give --admin-key (or PRIM_ADMIN_KEY), or --tenant with --auth-code';
+  if (!target.own) {
+    return `no admin key for ${target.url}: the config's key is sent only to its own node; ` + give;
+  }
+  return (
+    `no admin key: the config has no adminKey and ` +
+    `${path.join(config.dataDir, 'admin.key')} does not exist; ${give}`
+  );
+}
+
+// A throwaway tenant has been disabled by the run (if its node was still
+// there). On the config's own node it is deleted from the store, messages
+// and all; elsewhere this CLI has no store to delete it from.
+async function putAway(account: string, target: Target, config: Config, out: Output) {
+  const remove = `prim tenant delete ${account} --yes`;
+  if (!target.own) {
+    out.hint(
+      `the throwaway tenant ${account} is left disabled on ${target.url}; ` +
+        `remove it with \`${remove}\` on that node's config`,
+    );
+    return;
+  }
+  try {
+    await withTenants(config, (tenants) => tenants.delete(account));
+    out.hint(`deleted the throwaway tenant ${account} and its messages`);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    out.warn(
+      `the throwaway tenant ${account} is left disabled: deleting it failed (${reason}); ` +
+        `remove it with \`${remove}\``,
+    );
+  }
 }
 
 // A bad flag value is a usage error (exit 2), named by the parser that

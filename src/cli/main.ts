@@ -7,7 +7,7 @@ import { registerBench } from './bench.js';
 import { EXIT_OK, reportFailure } from './failure.js';
 import { registerInit } from './init.js';
 import { registerMsg } from './msg.js';
-import { colourWanted, Output } from './output.js';
+import { colourFor, Output } from './output.js';
 import { registerServe } from './serve.js';
 import { registerTenant } from './tenant.js';
 import { registerToken } from './token.js';
@@ -58,10 +58,8 @@ function jsonRequested(argv: string[]): boolean {
 }
 
 export async function main(argv: string[]): Promise<never> {
-  const out = new Output(
-    { stdout: process.stdout, stderr: process.stderr },
-    colourWanted(process.env, process.stdout),
-  );
+  const streams = { stdout: process.stdout, stderr: process.stderr };
+  const out = new Output(streams, colourFor(process.env, streams));
   out.json = jsonRequested(argv);
 
   let status = EXIT_OK;

@@ -9,12 +9,26 @@ export interface Streams {
   stderr: NodeJS.WriteStream;
 }
 
-// Decided once per run. NO_COLOR (no-color.org) wins; FORCE_COLOR is the
-// other convention tools follow; otherwise colour only for a terminal.
-export function colourWanted(env: NodeJS.ProcessEnv, stdout: { isTTY?: boolean }): boolean {
+// Whether each stream gets colour. They are decided apart: `prim … 2>err.txt`
+// on a terminal colours what it shows and keeps the file plain.
+export interface Colour {
+  stdout: boolean;
+  stderr: boolean;
+}
+
+// Decided once per run and stream. NO_COLOR (no-color.org) wins; FORCE_COLOR
+// is the other convention tools follow; otherwise colour only for a terminal.
+export function colourWanted(env: NodeJS.ProcessEnv, stream: { isTTY?: boolean }): boolean {
   if (env.NO_COLOR) return false;
   if (env.FORCE_COLOR !== undefined) return !['0', 'false'].includes(env.FORCE_COLOR);
-  return Boolean(stdout.isTTY);
+  return Boolean(stream.isTTY);
+}
+
+export function colourFor(
+  env: NodeJS.ProcessEnv,
+  streams: { stdout: { isTTY?: boolean }; stderr: { isTTY?: boolean } },
+): Colour {
+  return { stdout: colourWanted(env, streams.stdout), stderr: colourWanted(env, streams.stderr) };
 }
 
 export interface ErrorDocument {
@@ -26,14 +40,18 @@ export interface ErrorDocument {
 export class Output {
   // Set from the parsed --json flag before a command runs.
   json = false;
-  readonly paint: ChalkInstance;
+  // One painter per stream, each as colourful as that stream may be.
+  readonly paint: { stdout: ChalkInstance; stderr: ChalkInstance };
   private resultWritten = false;
 
   constructor(
     private readonly streams: Streams,
-    colour: boolean,
+    colour: Colour,
   ) {
-    this.paint = new Chalk({ level: colour ? 1 : 0 });
+    this.paint = {
+      stdout: new Chalk({ level: colour.stdout ? 1 : 0 }),
+      stderr: new Chalk({ level: colour.stderr ? 1 : 0 }),
+    };
   }
 
   // A command's result: `value` as JSON with --json, else the human text.
@@ -53,11 +71,11 @@ export class Output {
   }
 
   hint(text: string): void {
-    this.streams.stderr.write(`${this.paint.dim(text)}\n`);
+    this.streams.stderr.write(`${this.paint.stderr.dim(text)}\n`);
   }
 
   warn(text: string): void {
-    this.streams.stderr.write(`${this.paint.yellow('warning:')} ${text}\n`);
+    this.streams.stderr.write(`${this.paint.stderr.yellow('warning:')} ${text}\n`);
   }
 
   // With --json the error is the one document on stdout, unless a result
@@ -67,7 +85,7 @@ export class Output {
       this.writeJson({ error });
       return;
     }
-    this.streams.stderr.write(`${this.paint.red('error:')} ${error.message}\n`);
+    this.streams.stderr.write(`${this.paint.stderr.red('error:')} ${error.message}\n`);
   }
 
   // Raw text on stderr, for reports that are already formatted.
