@@ -103,7 +103,8 @@ describe('configuration', () => {
       'PRIM_WS_HEARTBEAT_TIMEOUT: "soon" is not a duration',
     );
     expect(() => loadConfig({ cwd: folder(), env: { PRIM_STORE_URL: 'postgres://x' } })).toThrow(
-      'PRIM_STORE_URL: "postgres://x" is not allowed; use a URL starting with sqlite: or mongodb://',
+      'PRIM_STORE_URL: "postgres://x" is not allowed; ' +
+        'use a URL starting with sqlite: or mongodb://',
     );
   });
 

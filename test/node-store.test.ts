@@ -18,8 +18,9 @@ test('a second single node on the same store is refused with the owner pid', asy
 
   const second = startNode(testConfig(first.dataDir), silent);
 
+  const storeFile = path.join(first.dataDir, 'prim.db');
   await expect(second).rejects.toThrow(
-    `another prim node (pid ${process.pid}) serves the store ${path.join(first.dataDir, 'prim.db')}`,
+    `another prim node (pid ${process.pid}) serves the store ${storeFile}`,
   );
 });
 
