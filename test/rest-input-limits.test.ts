@@ -1,22 +1,14 @@
 // Input that prim refuses at the boundary, with the reason a user reads.
 import { afterEach, expect, test } from 'vitest';
 import { closeClients, connect } from './helpers/client.js';
-import { startTestNode, stopTestNodes } from './helpers/node.js';
+import { stopTestNodes } from './helpers/node.js';
 import { call } from './helpers/rest.js';
+import { startWithTenant } from './helpers/tenant.js';
 
 afterEach(async () => {
   closeClients();
   await stopTestNodes();
 });
-
-async function startWithTenant() {
-  const node = await startTestNode();
-  const created = await call(node.url, 'POST', '/sysClient/createSysClient', {
-    auth: node.adminAuth,
-    body: { account: 'acme' },
-  });
-  return { node, auth: node.tenantAuth('acme', created.data.authCode) };
-}
 
 test('no token is issued for the system user, whose inbox holds backend messages', async () => {
   const { node, auth } = await startWithTenant();

@@ -2,32 +2,14 @@
 import { SignJWT } from 'jose';
 import { afterEach, expect, test } from 'vitest';
 import { closeClients, connect, connectUser } from './helpers/client.js';
-import { startTestNode, stopTestNodes, type TestNode } from './helpers/node.js';
+import { startTestNode, stopTestNodes } from './helpers/node.js';
 import { call } from './helpers/rest.js';
+import { createTenant } from './helpers/tenant.js';
 
 afterEach(async () => {
   closeClients();
   await stopTestNodes();
 });
-
-async function createTenant(node: TestNode, account: string) {
-  const created = await call(node.url, 'POST', '/sysClient/createSysClient', {
-    auth: node.adminAuth,
-    body: { account },
-  });
-  expect(created.status).toBe(200);
-  const authCode = created.data.authCode as string;
-  const auth = node.tenantAuth(account, authCode);
-  const token = async (userId: string, appPlatform = 'web', extra: object = {}) => {
-    const issued = await call(node.url, 'POST', '/sysClient/getToken', {
-      auth,
-      body: { userId, appPlatform, ...extra },
-    });
-    expect(issued.status).toBe(200);
-    return issued.data.token as string;
-  };
-  return { account, authCode, auth, token };
-}
 
 // A token minted the way a tenant backend may do it itself.
 function mint(secret: string, kid: string, claims: Record<string, unknown>) {

@@ -1,36 +1,19 @@
 // How sessions end on their own: token expiry, protocol abuse, draining.
 import { afterEach, expect, test } from 'vitest';
 import { closeClients, connectUser } from './helpers/client.js';
-import { startTestNode, stopTestNodes } from './helpers/node.js';
+import { stopTestNodes } from './helpers/node.js';
 import { call } from './helpers/rest.js';
+import { startWithTenant } from './helpers/tenant.js';
 
 afterEach(async () => {
   closeClients();
   await stopTestNodes();
 });
 
-async function startWithTenant(env: Record<string, string> = {}) {
-  const node = await startTestNode(env);
-  const created = await call(node.url, 'POST', '/sysClient/createSysClient', {
-    auth: node.adminAuth,
-    body: { account: 'acme' },
-  });
-  const auth = node.tenantAuth('acme', created.data.authCode);
-  const token = async (userId: string, ttl?: string) => {
-    const issued = await call(node.url, 'POST', '/sysClient/getToken', {
-      auth,
-      body: { userId, appPlatform: 'web', ttl },
-    });
-    expect(issued.status).toBe(200);
-    return issued.data.token as string;
-  };
-  return { node, auth, token };
-}
-
 test('a session whose token expires is closed with 4501', async () => {
   // A short heartbeat timeout makes the node check sessions every second.
   const { node, token } = await startWithTenant({ PRIM_WS_HEARTBEAT_TIMEOUT: '3s' });
-  const { client } = await connectUser(node.url, await token('alice', '1s'));
+  const { client } = await connectUser(node.url, await token('alice', 'web', { ttl: '1s' }));
 
   const closed = await client.closed;
 
