@@ -75,3 +75,40 @@ test('a client that keeps sending cannot hold the drain open', async () => {
 
   expect((await client.closed).code).toBe(4000);
 });
+
+test('a client that stopped reading cannot hold the drain open', async () => {
+  // Its close frame is never read: only the node's own grace ends it, far
+  // sooner than ws's 30 s closing timeout or this test's timeout.
+  const { node, token } = await startWithTenant({
+    PRIM_SHUTDOWN_TIMEOUT: '1s',
+    PRIM_LIMITS_MESSAGES_PER_SECOND: '100000',
+  });
+  const receiver = await connectUser(node.url, await token('rcv'));
+  const sender = await connectUser(node.url, await token('snd'));
+  const raw = (receiver.client.socket as unknown as { _socket: { pause(): void } })._socket;
+  raw.pause();
+  for (let i = 0; i < 40; i++) {
+    const ack = await sender.client.request('msg', {
+      receiverId: 'rcv',
+      message: 'x'.repeat(30_000),
+    });
+    expect(ack.action).toBe('ack');
+  }
+
+  await node.stop();
+
+  expect(node.context.registry.size).toBe(0);
+  expect((await sender.client.closed).code).toBe(4000);
+});
+
+test('an oversize frame behind other frames still closes with 1009', async () => {
+  const { node, token } = await startWithTenant({ PRIM_LIMITS_MAX_FRAME_BYTES: '4096' });
+  const { client } = await connectUser(node.url, await token('alice'));
+
+  for (let i = 0; i < 50; i++) {
+    client.send({ seq: i, action: 'msg', msg: { receiverId: 'bob', message: `m${i}` } });
+  }
+  client.send({ seq: 'big', action: 'ping', msg: 'x'.repeat(10_000) });
+
+  expect((await client.closed).code).toBe(1009);
+});

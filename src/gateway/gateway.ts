@@ -29,6 +29,9 @@ export interface GatewayDeps {
 // How often silent sessions and the tenants of live sessions are checked.
 const SWEEP_MS = 5000;
 
+// How long a draining node waits for clients to answer its close frames.
+const CLOSE_GRACE_MS = 1000;
+
 export class Gateway {
   readonly tokenPolicy: TokenPolicy;
   private readonly log: Logger;
@@ -88,11 +91,9 @@ export class Gateway {
       this.log.debug({ connId: session.connId, tenant: session.tenant, code }, 'session closed');
     });
     // ws reports a protocol error (an oversize frame: 1009) here and closes
-    // the connection itself; frames still queued could not be acked.
-    socket.on('error', (err) => {
-      session.abandon();
-      this.log.info({ connId: session.connId, err }, 'socket error');
-    });
+    // the connection itself; frames still queued could not be acked. The
+    // error is logged where the server meets ws (server/app.ts).
+    socket.on('error', () => session.abandon());
 
     // Also for a token in the URL: a login that fails leaves the connection
     // unauthenticated, and it may still log in with a frame.
@@ -255,5 +256,13 @@ export class Gateway {
     for (const session of sessions) {
       session.close(CloseCode.DRAINING, 'server draining; reconnect now');
     }
+
+    // A client that does not read never answers the close frame; the HTTP
+    // server would wait for it (ws's own timeout is 30 s).
+    let grace: NodeJS.Timeout | undefined;
+    const graceOver = new Promise((resolve) => (grace = setTimeout(resolve, CLOSE_GRACE_MS)));
+    await Promise.race([Promise.all(sessions.map((session) => session.gone)), graceOver]);
+    clearTimeout(grace);
+    for (const session of sessions) session.terminate();
   }
 }

@@ -154,6 +154,18 @@ export class Session {
     this.ended();
   }
 
+  // Resolves once the TCP connection is gone.
+  get gone(): Promise<void> {
+    if (this.socket.readyState === this.socket.CLOSED) return Promise.resolve();
+    return new Promise((resolve) => this.socket.once('close', () => resolve()));
+  }
+
+  // Drops the connection without waiting for the closing handshake, for a
+  // client that no longer reads.
+  terminate(): void {
+    this.socket.terminate();
+  }
+
   private ended(): void {
     this.closing = true;
     for (const listener of this.closeListeners.splice(0)) listener();

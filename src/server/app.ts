@@ -3,7 +3,12 @@ import formBody from '@fastify/formbody';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import websocket from '@fastify/websocket';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, {
+  LogController,
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyRequest,
+} from 'fastify';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { accRoute } from './acc.js';
@@ -17,6 +22,23 @@ import { userRoutes } from './routes/user.js';
 
 // REST bodies carry one message at most, plus the envelope of parameters.
 const BODY_MARGIN = 16 * 1024;
+
+// A client's protocol error (an oversize frame, bad UTF-8) is the client's
+// fault: ws closes the connection itself with the matching code (1009,
+// 1007), which terminating it here would replace with 1006. Anything else
+// is ours.
+function socketError(
+  err: Error & { code?: string },
+  socket: { terminate(): void },
+  request: FastifyRequest,
+): void {
+  if (err.code?.startsWith('WS_ERR_')) {
+    request.log.info({ code: err.code, error: err.message }, 'client protocol error');
+    return;
+  }
+  request.log.error({ err }, 'websocket failed');
+  socket.terminate();
+}
 
 export async function buildApp(context: NodeContext, logger: Logger): Promise<FastifyInstance> {
   const { limits } = context.config;
@@ -35,6 +57,7 @@ export async function buildApp(context: NodeContext, logger: Logger): Promise<Fa
   await app.register(formBody);
   await app.register(websocket, {
     options: { maxPayload: limits.maxFrameBytes },
+    errorHandler: socketError,
   });
   await app.register(swagger, {
     openapi: {
