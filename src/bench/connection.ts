@@ -2,7 +2,10 @@
 // seq, and times the pushes it receives from the stamp inside their text.
 import { performance } from 'node:perf_hooks';
 import WebSocket from 'ws';
-import { errorForCode, PrimError } from '../errors.js';
+import { errorForCode, ErrorKinds, PrimError } from '../errors.js';
+
+const RATE_LIMITED = ErrorKinds.RATE_LIMITED.code;
+const BACKOFF_MS = 100;
 import type { Tally } from './tally.js';
 
 // A node that has not welcomed a connection by then is not keeping up
@@ -156,7 +159,11 @@ export class BenchConnection {
       }
       case 'error': {
         this.tally.error(`error ${String(frame.msg?.code)}`);
-        if (this.settle(frame.seq) !== undefined) this.onSettled();
+        if (this.settle(frame.seq) === undefined) return;
+        // A rate-limited sender waits before its next message instead of
+        // answering each refusal with another frame.
+        if (frame.msg?.code === RATE_LIMITED) setTimeout(() => this.onSettled(), BACKOFF_MS);
+        else this.onSettled();
         return;
       }
     }

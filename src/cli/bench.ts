@@ -15,7 +15,7 @@ import { nodeOrigin } from '../bench/rest.js';
 import { formatSummary } from '../bench/summary.js';
 import type { Config } from '../config/schema.js';
 import { parseBytes, parseDuration, parseInteger } from '../config/values.js';
-import { isPrimError } from '../errors.js';
+import { isPrimError, PrimError } from '../errors.js';
 import { cliConfig, examples, withJson, withTenants } from './context.js';
 import { UsageError } from './failure.js';
 import type { Output } from './output.js';
@@ -108,6 +108,15 @@ export function registerBench(program: Command, out: Output): void {
           out.hint(
             `the node rate-limited ${limited} messages: raise limits.messagesPerSecond ` +
               'on the node, or lower --rate',
+          );
+        }
+        // The summary is printed either way; a run in which nothing got
+        // through measured nothing, and says so in its exit status.
+        if (result.sent > 0 && result.acked === 0) {
+          throw new PrimError(
+            'OPERATION_FAILED',
+            `none of the ${result.sent} messages sent was acked; see the errors above ` +
+              '(a --size over limits.maxFrameBytes closes the connections with 1009)',
           );
         }
       } finally {
