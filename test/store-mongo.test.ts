@@ -7,8 +7,9 @@ import { MongoClient } from 'mongodb';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PrimError } from '../src/errors.js';
 import { databaseName, MongoStore } from '../src/store/mongo/mongo-store.js';
-import { inboxSeqOf, type NewMessage } from '../src/store/store.js';
+import { inboxSeqOf } from '../src/store/store.js';
 import { storeContract } from './store-contract.js';
+import { message } from './helpers/store.js';
 
 const url = process.env.PRIM_TEST_MONGO_URL ?? '';
 const SKIPPED = 'MongoDB store contract skipped: set PRIM_TEST_MONGO_URL to run it';
@@ -168,20 +169,4 @@ function withDatabase(serverUrl: string, name: string): string {
   const query = queryAt < 0 ? '' : serverUrl.slice(queryAt);
   const pathAt = address.indexOf('/', address.indexOf('://') + 3);
   return `${pathAt < 0 ? address : address.slice(0, pathAt)}/${name}${query}`;
-}
-
-function message(fields: Partial<NewMessage> = {}): NewMessage {
-  return {
-    tenant: 'acme',
-    senderId: 'alice',
-    receiverId: 'bob',
-    message: 'hello',
-    msgType: 1,
-    msgContType: 0,
-    clientMsgId: undefined,
-    senderNickname: 'Alice',
-    senderAvatar: '',
-    time: Date.UTC(2024, 0, 15),
-    ...fields,
-  };
 }

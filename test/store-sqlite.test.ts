@@ -12,7 +12,8 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { PrimError } from '../src/errors.js';
 import { MIGRATIONS } from '../src/store/sqlite/migrations.js';
 import { SqliteStore } from '../src/store/sqlite/sqlite-store.js';
-import { inboxSeqOf, type NewMessage, type StoredMessage } from '../src/store/store.js';
+import { inboxSeqOf, type StoredMessage } from '../src/store/store.js';
+import { message } from './helpers/store.js';
 import { storeContract } from './store-contract.js';
 
 let dir: string;
@@ -170,22 +171,6 @@ describe('sqlite store file', () => {
     expect(own.every((m) => inbox.some((stored) => stored.id === m.id))).toBe(true);
   }, 30_000);
 });
-
-function message(fields: Partial<NewMessage> = {}): NewMessage {
-  return {
-    tenant: 'acme',
-    senderId: 'alice',
-    receiverId: 'bob',
-    message: 'hello',
-    msgType: 1,
-    msgContType: 0,
-    clientMsgId: undefined,
-    senderNickname: 'Alice',
-    senderAvatar: '',
-    time: Date.UTC(2024, 0, 15),
-    ...fields,
-  };
-}
 
 function expectGapless(stored: StoredMessage[], user: string, count: number): void {
   const seqs = stored
