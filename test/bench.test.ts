@@ -248,3 +248,20 @@ test('prim bench --help names the defaults and how the throwaway tenant is remov
   expect(text).toContain('`prim tenant delete bench-… --yes`');
   expect(text).not.toContain('$(cat');
 });
+
+test('prim bench fails when not one message was acked, with one JSON document', async () => {
+  const dir = folder();
+  const port = String(await freePort());
+  expect((await runCli(dir, ['init', '--yes', '--http-port', port])).code).toBe(0);
+  await serveIn(dir, {});
+
+  // Messages larger than limits.maxFrameBytes (64 KiB) close the connections.
+  const run = await runCli(dir, ['bench', ...SHORT_RUN, '--size', '100000', '--json']);
+
+  expect(run.code).toBe(1);
+  expect(onlyJson(run).error).toMatchObject({
+    code: 1009,
+    message: expect.stringMatching(/^none of the \d+ messages sent was acked/),
+  });
+  expect(run.stderr).toContain('close 1009');
+});

@@ -102,21 +102,22 @@ export function registerBench(program: Command, out: Output): void {
           progress.show,
         );
         progress.end();
+        // A run in which nothing got through measured nothing: it fails,
+        // with its summary among the diagnostics.
+        if (result.sent > 0 && result.acked === 0) {
+          out.diagnostic(formatSummary(result).join('\n'));
+          throw new PrimError(
+            'OPERATION_FAILED',
+            `none of the ${result.sent} messages sent was acked; see the errors above ` +
+              '(a --size over limits.maxFrameBytes closes the connections with 1009)',
+          );
+        }
         out.result(result, () => formatSummary(result));
         const limited = result.errorKinds['error 1012'];
         if (limited) {
           out.hint(
             `the node rate-limited ${limited} messages: raise limits.messagesPerSecond ` +
               'on the node, or lower --rate',
-          );
-        }
-        // The summary is printed either way; a run in which nothing got
-        // through measured nothing, and says so in its exit status.
-        if (result.sent > 0 && result.acked === 0) {
-          throw new PrimError(
-            'OPERATION_FAILED',
-            `none of the ${result.sent} messages sent was acked; see the errors above ` +
-              '(a --size over limits.maxFrameBytes closes the connections with 1009)',
           );
         }
       } finally {
