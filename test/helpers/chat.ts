@@ -4,10 +4,10 @@
 // The folder is under the repository root, because the client imports `ws`
 // and ESM resolves packages only from node_modules folders above the file
 // (NODE_PATH is not honoured), just as it does for a user.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { envWithoutPrim, WatchedProcess } from './process.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const TEMP_ROOT = path.join(ROOT, '.test-tmp');
@@ -47,70 +47,16 @@ export function writeToken(folder: string, user: string, token: string): void {
 }
 
 // One running `node chat.mjs <me> <them>`.
-export class ChatProcess {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number>;
-  private readonly child: ChildProcess;
-  private listeners: Array<() => void> = [];
-
+export class ChatProcess extends WatchedProcess {
   constructor(folder: string, me: string, them: string, nodeUrl: string) {
-    // The shell's PRIM_* variables stay out, as in the CLI helper; CHAT_URL
-    // is the client's own setting and names the node under test.
-    const env: NodeJS.ProcessEnv = {};
-    for (const [name, value] of Object.entries(process.env)) {
-      if (!name.startsWith('PRIM_')) env[name] = value;
-    }
-    env.CHAT_URL = nodeUrl.replace(/^http/, 'ws');
-    this.child = spawn(process.execPath, ['chat.mjs', me, them], { cwd: folder, env });
-    this.child.stdout!.on('data', (chunk) => this.take('stdout', chunk));
-    this.child.stderr!.on('data', (chunk) => this.take('stderr', chunk));
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code) => {
-        resolve(code ?? -1);
-        this.notify();
-      }),
-    );
-    running.add(this);
-    void this.exited.then(() => running.delete(this));
+    // CHAT_URL is the client's own setting and names the node under test.
+    const env = envWithoutPrim({ CHAT_URL: nodeUrl.replace(/^http/, 'ws') });
+    super(['chat.mjs', me, them], folder, env);
   }
 
   // The lines printed on stdout so far.
   get lines(): string[] {
     return this.stdout.split('\n').filter((line) => line !== '');
-  }
-
-  // Resolves once `text` is in the stream; rejects with what was printed if
-  // the process exits first or nothing matches in time.
-  waitFor(stream: 'stdout' | 'stderr', text: string, timeoutMs = 10_000): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => fail(`did not appear within ${timeoutMs}ms`), timeoutMs);
-      let exited = false;
-      void this.exited.then(() => (exited = true));
-      const done = () => {
-        clearTimeout(timer);
-        this.listeners = this.listeners.filter((listener) => listener !== check);
-      };
-      const fail = (why: string) => {
-        done();
-        reject(
-          new Error(
-            `${JSON.stringify(text)} ${why} on ${stream}\n` +
-              `stdout:\n${this.stdout}\nstderr:\n${this.stderr}`,
-          ),
-        );
-      };
-      const check = () => {
-        if (this[stream].includes(text)) {
-          done();
-          resolve();
-        } else if (exited) {
-          fail('was not printed before the client exited');
-        }
-      };
-      this.listeners.push(check);
-      check();
-    });
   }
 
   // A line typed at the keyboard.
@@ -124,24 +70,8 @@ export class ChatProcess {
   }
 
   kill(): void {
-    this.child.kill('SIGKILL');
-  }
-
-  private take(stream: 'stdout' | 'stderr', chunk: Buffer): void {
-    this[stream] += String(chunk);
-    this.notify();
-  }
-
-  private notify(): void {
-    for (const listener of [...this.listeners]) listener();
+    this.signal('SIGKILL');
   }
 }
 
-const running = new Set<ChatProcess>();
-
-// For afterEach: whatever a failed test left running is killed.
-export async function killChats(): Promise<void> {
-  const left = [...running];
-  for (const chat of left) chat.kill();
-  await Promise.all(left.map((chat) => chat.exited));
-}
+export { killProcesses as killChats } from './process.js';

@@ -1,8 +1,9 @@
 // Runs the built CLI (`node bin/prim …`) as a real child process, the way a
 // user does: in its own folder, without colour, as in CI.
-import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { envWithoutPrim, WatchedProcess } from './process.js';
 
 const BIN = fileURLToPath(new URL('../../bin/prim', import.meta.url));
 
@@ -12,14 +13,8 @@ export interface CliResult {
   stderr: string;
 }
 
-// PRIM_* variables of the shell running the tests would change the config
-// under test, so none is passed on unless the test sets it.
 function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [name, value] of Object.entries(process.env)) {
-    if (!name.startsWith('PRIM_')) env[name] = value;
-  }
-  return { ...env, NO_COLOR: '1', CI: '1', ...extra };
+  return envWithoutPrim({ NO_COLOR: '1', CI: '1', ...extra });
 }
 
 export function runCli(
@@ -41,79 +36,17 @@ export function runCli(
 }
 
 // A long-running CLI process such as `prim serve`.
-export class CliProcess {
-  stdout = '';
-  stderr = '';
-  readonly exited: Promise<number>;
-  private readonly child: ChildProcess;
-  private listeners: Array<() => void> = [];
-
+export class CliProcess extends WatchedProcess {
   constructor(cwd: string, args: string[], env: Record<string, string> = {}) {
-    this.child = spawn(process.execPath, [BIN, ...args], { cwd, env: cliEnv(env) });
-    this.child.stdout!.on('data', (chunk) => this.take('stdout', chunk));
-    this.child.stderr!.on('data', (chunk) => this.take('stderr', chunk));
-    // A process killed by a signal has no exit code; -1 stands for that.
-    this.exited = new Promise((resolve) =>
-      this.child.once('exit', (code) => {
-        resolve(code ?? -1);
-        this.notify();
-      }),
-    );
-    running.add(this);
-    void this.exited.then(() => running.delete(this));
+    super([BIN, ...args], cwd, cliEnv(env));
   }
 
-  // Resolves with the first match of `pattern` in stderr; rejects if the
-  // process exits first or nothing matches in time.
-  waitForStderr(pattern: RegExp, timeoutMs = 10_000): Promise<RegExpMatchArray> {
-    return new Promise((resolve, reject) => {
-      let exited = false;
-      void this.exited.then(() => (exited = true));
-      const timer = setTimeout(() => {
-        done();
-        reject(new Error(`no ${pattern} in stderr within ${timeoutMs}ms:\n${this.stderr}`));
-      }, timeoutMs);
-      const check = () => {
-        const match = this.stderr.match(pattern);
-        if (match) {
-          done();
-          resolve(match);
-        } else if (exited) {
-          done();
-          reject(new Error(`exited before ${pattern} appeared in stderr:\n${this.stderr}`));
-        }
-      };
-      const done = () => {
-        clearTimeout(timer);
-        this.listeners = this.listeners.filter((listener) => listener !== check);
-      };
-      this.listeners.push(check);
-      check();
-    });
-  }
-
-  signal(signal: NodeJS.Signals): void {
-    this.child.kill(signal);
-  }
-
-  private take(stream: 'stdout' | 'stderr', chunk: Buffer): void {
-    this[stream] += String(chunk);
-    this.notify();
-  }
-
-  private notify(): void {
-    for (const listener of [...this.listeners]) listener();
+  waitForStderr(pattern: RegExp, timeoutMs = 10_000): Promise<string[]> {
+    return this.waitFor('stderr', pattern, timeoutMs);
   }
 }
 
-const running = new Set<CliProcess>();
-
-// For afterEach: whatever a failed test left running is killed.
-export async function killCliProcesses(): Promise<void> {
-  const left = [...running];
-  for (const cli of left) cli.signal('SIGKILL');
-  await Promise.all(left.map((cli) => cli.exited));
-}
+export { killProcesses as killCliProcesses } from './process.js';
 
 // A port that was free a moment ago, for a node the CLI must find by
 // config (http.port 0 cannot be written into a config others read).
