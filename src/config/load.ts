@@ -149,4 +149,12 @@ function validateTogether(config: Config): void {
       'cluster.secret is required when redis.url is set (cluster mode)',
     );
   }
+  if (config.redis.mode !== 'standalone' && config.redis.nodes.length === 0) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `redis.mode ${config.redis.mode} needs redis.nodes: the ` +
+        (config.redis.mode === 'sentinel' ? 'Sentinels' : 'cluster nodes to start from') +
+        ' as host:port',
+    );
+  }
 }

@@ -11,9 +11,15 @@ export interface Config {
   platforms: string[];
   http: { host: string; port: number };
   store: { url: string | undefined };
-  redis: { url: string | undefined; prefix: string };
-  grpc: { port: number; advertise: string };
-  cluster: { secret: string | undefined };
+  redis: {
+    url: string | undefined;
+    prefix: string;
+    mode: 'standalone' | 'sentinel' | 'cluster';
+    nodes: string[];
+    sentinelName: string;
+  };
+  grpc: { host: string; port: number; advertise: string; callTimeout: number };
+  cluster: { secret: string | undefined; ttl: number };
   tokens: { defaultTtl: number; maxTtl: number; rotationGrace: number };
   ws: {
     heartbeatTimeout: number;
@@ -89,6 +95,25 @@ function list(name: string, raw: unknown): string[] {
   return [...new Set(values)];
 }
 
+// host:port, the host a name, IPv4 or [IPv6].
+function address(name: string, raw: unknown): string {
+  const value = String(raw).trim();
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
+  if (!match || Number(match[2]) > 65535) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${name}: "${value}" is not allowed; use host:port, like 10.0.0.5:9001`,
+    );
+  }
+  return value;
+}
+
+function addresses(name: string, raw: unknown): string[] {
+  if (Array.isArray(raw) && raw.length === 0) return [];
+  const items = Array.isArray(raw) ? raw : String(raw).split(',');
+  return items.map((item) => address(name, item));
+}
+
 const duration = (name: string, raw: unknown) => parseDuration(name, raw);
 
 // A zero heartbeat timeout would close every session at once, and a zero
@@ -142,9 +167,16 @@ export const KEYS: KeySpec[] = [
   },
   { key: 'redis.url', default: undefined, parse: urlWith('redis://', 'rediss://') },
   { key: 'redis.prefix', default: 'prim:', parse: text() },
+  { key: 'redis.mode', default: 'standalone', parse: oneOf('standalone', 'sentinel', 'cluster') },
+  { key: 'redis.nodes', default: [], parse: addresses },
+  { key: 'redis.sentinelName', default: 'mymaster', parse: text() },
+  { key: 'grpc.host', default: '127.0.0.1', parse: text() },
   { key: 'grpc.port', default: 9001, parse: port },
-  { key: 'grpc.advertise', default: '127.0.0.1:9001', parse: text() },
+  { key: 'grpc.advertise', default: '127.0.0.1:9001', parse: address },
+  { key: 'grpc.callTimeout', default: '1s', parse: durationAtLeast(10) },
   { key: 'cluster.secret', default: undefined, parse: text(16) },
+  // The registry record and presence live this long unless refreshed.
+  { key: 'cluster.ttl', default: '15s', parse: durationAtLeast(1000) },
   { key: 'tokens.defaultTtl', default: '12h', parse: durationAtLeast(1000) },
   { key: 'tokens.maxTtl', default: '30d', parse: durationAtLeast(1000) },
   { key: 'tokens.rotationGrace', default: '1h', parse: duration },
