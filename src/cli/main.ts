@@ -4,6 +4,7 @@ import { Command } from 'commander';
 import { VERSION } from '../version.js';
 import { examples } from './context.js';
 import { registerBench } from './bench.js';
+import { registerDaemon } from './daemon.js';
 import { EXIT_OK, reportFailure } from './failure.js';
 import { registerInit } from './init.js';
 import { registerMsg } from './msg.js';
@@ -42,6 +43,7 @@ export function buildProgram(out: Output): Command {
 
   registerInit(program, out);
   registerServe(program, out);
+  registerDaemon(program, out);
   registerTenant(program, out);
   registerToken(program, out);
   registerUser(program, out);

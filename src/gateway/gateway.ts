@@ -138,7 +138,7 @@ export class Gateway {
     session.holdPushes();
     let welcome: string | undefined;
     try {
-      registry.add(session);
+      await registry.add(session);
       await this.checkNotRevoked(claims);
       const inboxSeq = await this.deps.messages.inboxHead(claims.tenant, claims.userId);
       welcome = encodeFrame('', 'welcome', {

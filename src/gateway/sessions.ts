@@ -3,23 +3,37 @@
 import type { Delivery, LazyFrame, OnlineUser } from '../messages/delivery.js';
 import type { Session } from './session.js';
 
+// Told of every session that comes and goes: in cluster mode, presence.
+export interface SessionObserver {
+  // Resolves once the session can be reached from every node.
+  added(session: Session): Promise<void>;
+  removed(session: Session): void;
+}
+
 export class SessionRegistry implements Delivery {
   private readonly tenants = new Map<string, Map<string, Set<Session>>>();
   private total = 0;
+  private observer: SessionObserver | undefined;
 
   constructor(readonly nodeId: string) {}
+
+  observe(observer: SessionObserver): void {
+    this.observer = observer;
+  }
 
   get size(): number {
     return this.total;
   }
 
-  add(session: Session): void {
+  // Resolves once other nodes can reach the session too.
+  add(session: Session): Promise<void> {
     let users = this.tenants.get(session.tenant);
     if (!users) this.tenants.set(session.tenant, (users = new Map()));
     let sessions = users.get(session.userId);
     if (!sessions) users.set(session.userId, (sessions = new Set()));
     sessions.add(session);
     this.total += 1;
+    return this.observer?.added(session) ?? Promise.resolve();
   }
 
   remove(session: Session): void {
@@ -29,6 +43,7 @@ export class SessionRegistry implements Delivery {
     this.total -= 1;
     if (sessions.size === 0) users.delete(session.userId);
     if (users.size === 0) this.tenants.delete(session.tenant);
+    this.observer?.removed(session);
   }
 
   sessionsOf(tenant: string, userId: string): Session[] {
@@ -45,18 +60,12 @@ export class SessionRegistry implements Delivery {
     return [...this.tenants.keys()];
   }
 
-  countFor(tenant: string): { users: number; sessions: number } {
-    const users = this.tenants.get(tenant);
-    let sessions = 0;
-    users?.forEach((set) => (sessions += set.size));
-    return { users: users?.size ?? 0, sessions };
-  }
-
   localUsers(tenant: string): OnlineUser[] {
     const users = this.tenants.get(tenant) ?? new Map<string, Set<Session>>();
     return [...users].map(([userId, sessions]) => ({
       userId,
       platforms: [...new Set([...sessions].map((s) => s.platform))].sort(),
+      sessions: sessions.size,
     }));
   }
 

@@ -5,6 +5,7 @@
 export interface OnlineUser {
   userId: string;
   platforms: string[];
+  sessions: number;
 }
 
 // A frame serialised on first use, and then only once: a user with no

@@ -1,4 +1,5 @@
 // What the REST routes and the /acc route share: the parts of a running node.
+import type { ClusterNode } from '../cluster/cluster.js';
 import type { Tenant } from '../store/store.js';
 import type { TokenClaims } from '../auth/tokens.js';
 import type { Tenants } from '../auth/tenants.js';
@@ -23,8 +24,8 @@ export interface NodeContext {
   registry: SessionRegistry;
   delivery: Delivery;
   state: NodeState;
-  // Readiness beyond the node's own state, e.g. Redis reachable.
-  extraReadiness?: () => Promise<string | undefined>;
+  // In cluster mode only.
+  cluster?: ClusterNode;
 }
 
 declare module 'fastify' {

@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
+import { ClusterNode } from '../cluster/cluster.js';
 import { resolveAdminKey, type AdminKey } from '../auth/admin-key.js';
 import { Tenants } from '../auth/tenants.js';
 import type { Config } from '../config/schema.js';
@@ -45,7 +46,25 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
 
   const tenants = new Tenants(store);
   const registry = new SessionRegistry(nodeId);
-  const delivery = registry;
+  // Assigned below; peers may ask for the node's state before that.
+  let context: NodeContext | undefined;
+  let cluster: ClusterNode | undefined;
+  if (config.redis.url) {
+    try {
+      cluster = await ClusterNode.start({
+        config,
+        nodeId,
+        startedAt: started,
+        registry,
+        state: () => context?.state ?? 'starting',
+        logger: log,
+      });
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
+  }
+  const delivery = cluster?.delivery ?? registry;
   const writer = new BatchWriter(store);
   const messages = new Messages(store, writer, delivery);
   const gateway = new Gateway({
@@ -57,7 +76,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     delivery,
     logger: log,
   });
-  const context: NodeContext = {
+  context = {
     nodeId,
     startedAt: started,
     config,
@@ -68,6 +87,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     gateway,
     registry,
     delivery,
+    cluster,
     state: 'starting',
   };
 
@@ -75,6 +95,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   try {
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
+    await cluster?.stop();
     await store.close();
     lock?.release();
     // A key nobody was shown would lock the operator out: the next start
@@ -84,9 +105,16 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
+  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+  await cluster?.announce(`${host}:${port}`);
   context.state = 'ready';
   log.info(
-    { http: `${config.http.host}:${port}`, store: store.kind, durationMs: Date.now() - started },
+    {
+      http: `${config.http.host}:${port}`,
+      store: store.kind,
+      grpc: cluster?.address,
+      durationMs: Date.now() - started,
+    },
     'node ready',
   );
 
@@ -97,12 +125,12 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       context.state = 'draining';
       await gateway.drain(config.shutdownTimeout);
       await writer.flushed();
+      await cluster?.stop();
       await app.close();
       await store.close();
       lock?.release();
       log.info({ durationMs: Date.now() - begun }, 'node stopped');
     })());
 
-  const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
   return { context, app, adminKey, url: `http://${host}:${port}`, port, stop };
 }

@@ -17,7 +17,8 @@ export function nodeState(context: NodeContext) {
     connections: context.registry.size,
     tenantsOnline: context.registry.tenantNames().length,
     store: context.store.kind,
-    cluster: Boolean(context.config.redis.url),
+    cluster: Boolean(context.cluster),
+    address: context.cluster?.address,
   };
 }
 
@@ -29,7 +30,29 @@ async function notReady(context: NodeContext): Promise<string | undefined> {
   } catch {
     return 'store unreachable';
   }
-  return context.extraReadiness?.();
+  return context.cluster?.readiness();
+}
+
+// A tenant's users and sessions on every node.
+async function tenantCounts(context: NodeContext, account: string) {
+  const users = new Set<string>();
+  let sessions = 0;
+  for (const online of (await context.delivery.usersByNode(account)).values()) {
+    for (const user of online) {
+      users.add(user.userId);
+      sessions += user.sessions;
+    }
+  }
+  return { account, users: users.size, sessions };
+}
+
+// Every live node of the cluster, as peers report themselves.
+async function clusterNodes(cluster: NonNullable<NodeContext['cluster']>) {
+  const now = Date.now();
+  return (await cluster.nodeStates()).map((state) => ({
+    ...state,
+    uptimeMs: now - state.startedAt,
+  }));
 }
 
 export function systemRoutes(app: FastifyInstance, context: NodeContext): void {
@@ -43,11 +66,9 @@ export function systemRoutes(app: FastifyInstance, context: NodeContext): void {
       response: responses,
     },
     handler: async (request) => {
-      if (request.tenant) {
-        const counts = context.registry.countFor(request.tenant.account);
-        return ok({ account: request.tenant.account, ...counts });
-      }
-      return ok(nodeState(context));
+      if (request.tenant) return ok(await tenantCounts(context, request.tenant.account));
+      const { cluster } = context;
+      return ok({ ...nodeState(context), ...(cluster && { nodes: await clusterNodes(cluster) }) });
     },
   });
 

@@ -8,7 +8,10 @@ import { object, paging, responses, str, sysAccountParams, tenantAuth } from '..
 import type { OnlineUser } from '../../messages/delivery.js';
 
 // Users online on any node, each with every platform it is online on.
-async function onlineUsers(context: NodeContext, tenant: string): Promise<OnlineUser[]> {
+async function onlineUsers(
+  context: NodeContext,
+  tenant: string,
+): Promise<Omit<OnlineUser, 'sessions'>[]> {
   const byUser = new Map<string, Set<string>>();
   for (const users of (await context.delivery.usersByNode(tenant)).values()) {
     for (const user of users) {

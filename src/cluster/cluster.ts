@@ -1,0 +1,235 @@
+// Cluster mode of one node: its Redis connection, registry record and
+// presence, the gRPC server for its peers and the pool of peer clients,
+// started and stopped in order. The node is a cluster node iff redis.url
+// is set.
+import type { Config } from '../config/schema.js';
+import { PrimError } from '../errors.js';
+import type { Session } from '../gateway/session.js';
+import type { SessionRegistry } from '../gateway/sessions.js';
+import type { Logger } from '../log.js';
+import { VERSION } from '../version.js';
+import { NodeDirectory, type NodeRecord } from './directory.js';
+import { Keys } from './keys.js';
+import { startPeerServer, type PeerServer } from './peer-server.js';
+import { PeerPool } from './peers.js';
+import { Presence } from './presence.js';
+import { maxMessageBytes, type NodeStateReply } from './proto.js';
+import { connectRedis, isReady, type RedisClient } from './redis.js';
+import { ClusterDelivery } from './router.js';
+
+export interface ClusterOptions {
+  config: Config;
+  nodeId: string;
+  startedAt: number;
+  registry: SessionRegistry;
+  // The node's state as peers see it ('starting', 'ready', 'draining').
+  state: () => string;
+  logger: Logger;
+}
+
+function withPort(advertise: string, port: number): string {
+  return `${advertise.slice(0, advertise.lastIndexOf(':'))}:${port}`;
+}
+
+export class ClusterNode {
+  readonly delivery: ClusterDelivery;
+  // What other nodes dial: grpc.advertise, with the bound port when
+  // grpc.port is 0.
+  readonly address: string;
+  private http = '';
+  private refresher: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private readonly peers: PeerPool;
+  // Set while Redis is away, to log its loss and return once each.
+  private lost = false;
+  private stopping = false;
+
+  private constructor(
+    private readonly options: ClusterOptions,
+    private readonly redis: RedisClient,
+    private readonly directory: NodeDirectory,
+    private readonly presence: Presence,
+    private readonly server: PeerServer,
+    private readonly log: Logger,
+  ) {
+    const { config, registry } = options;
+    this.address =
+      config.grpc.port === 0 ? withPort(config.grpc.advertise, server.port) : config.grpc.advertise;
+    this.peers = new PeerPool(
+      config.cluster.secret!,
+      config.grpc.callTimeout,
+      maxMessageBytes(config.limits.maxFrameBytes),
+    );
+    this.delivery = new ClusterDelivery(registry, presence, directory, this.peers, log);
+  }
+
+  static async start(options: ClusterOptions): Promise<ClusterNode> {
+    const { config, nodeId, registry } = options;
+    const log = options.logger.child({ module: 'cluster' });
+    const redis = await connectRedis(config);
+    const keys = new Keys(config.redis.prefix);
+    const ttl = config.cluster.ttl;
+    const presence = new Presence(redis, keys, nodeId, ttl);
+    let server: PeerServer | undefined;
+    try {
+      // Sessions of an earlier process with this node id are gone.
+      await presence.withdrawAll();
+      const host = config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host;
+      let cluster: ClusterNode | undefined;
+      server = await startPeerServer(
+        {
+          registry,
+          secret: config.cluster.secret!,
+          state: () => cluster!.stateReply(),
+          maxMessageBytes: maxMessageBytes(config.limits.maxFrameBytes),
+          logger: options.logger,
+        },
+        host,
+        config.grpc.port,
+      );
+      const directory = new NodeDirectory(redis, keys, ttl);
+      cluster = new ClusterNode(options, redis, directory, presence, server, log);
+      registry.observe(cluster.observer());
+      redis.on('ready', () => cluster!.onRedisBack());
+      redis.on('close', () => cluster!.onRedisLost());
+      return cluster;
+    } catch (err) {
+      await server?.stop();
+      redis.disconnect();
+      throw grpcFailure(err, config);
+    }
+  }
+
+  // Registers the node once it serves `http` (host:port), and keeps the
+  // record and the presence of its sessions alive from then on.
+  async announce(http: string): Promise<void> {
+    this.http = http;
+    await this.refresh();
+    const every = Math.max(100, Math.floor(this.options.config.cluster.ttl / 3));
+    this.refresher = setInterval(() => void this.refresh(), every);
+    this.refresher.unref();
+    this.log.info({ address: this.address, ttlMs: this.options.config.cluster.ttl }, 'registered');
+  }
+
+  // Why the node cannot serve the cluster now, or undefined.
+  readiness(): string | undefined {
+    return isReady(this.redis) ? undefined : 'Redis unreachable';
+  }
+
+  // Every live node's state, this one's from memory.
+  async nodeStates(): Promise<NodeStateReply[]> {
+    const nodes = await this.directory.list();
+    const states = await Promise.all(
+      nodes.map((node) =>
+        node.nodeId === this.options.nodeId
+          ? this.stateReply()
+          : this.peers.state(node.address).catch(() => undefined),
+      ),
+    );
+    return states.filter((state): state is NodeStateReply => state !== undefined);
+  }
+
+  stateReply(): NodeStateReply {
+    const { registry, nodeId, startedAt } = this.options;
+    return {
+      nodeId,
+      address: this.address,
+      version: VERSION,
+      state: this.options.state(),
+      startedAt,
+      connections: registry.size,
+      tenantsOnline: registry.tenantNames().length,
+    };
+  }
+
+  // After the node's sessions are closed: takes its record and presence
+  // back, then stops serving peers.
+  async stop(): Promise<void> {
+    this.stopping = true;
+    clearInterval(this.refresher);
+    await this.refreshing;
+    try {
+      await Promise.all([
+        this.presence.withdrawAll(),
+        this.directory.remove(this.options.nodeId),
+      ]);
+    } catch (err) {
+      this.log.warn({ err }, 'could not remove the registry record; it expires with its TTL');
+    }
+    await this.server.stop();
+    this.peers.close();
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+
+  private record(): NodeRecord {
+    const { nodeId, startedAt, registry } = this.options;
+    return {
+      nodeId,
+      address: this.address,
+      http: this.http,
+      version: VERSION,
+      startedAt,
+      connections: registry.size,
+    };
+  }
+
+  private observer() {
+    return {
+      added: (session: Session) =>
+        // Published again by the next refresh if Redis is away now.
+        this.presence.publish(session).catch((err: unknown) => {
+          this.log.debug({ err, connId: session.connId }, 'presence not published');
+        }),
+      removed: (session: Session) => {
+        this.presence.withdraw(session).catch((err: unknown) => {
+          this.log.debug({ err, connId: session.connId }, 'presence not withdrawn');
+        });
+      },
+    };
+  }
+
+  // One at a time: a refresh that outlasts the interval is not doubled.
+  private refresh(): Promise<void> {
+    this.refreshing ??= this.refreshOnce().finally(() => (this.refreshing = undefined));
+    return this.refreshing;
+  }
+
+  private async refreshOnce(): Promise<void> {
+    if (!isReady(this.redis)) return;
+    try {
+      await this.directory.register(this.record());
+      await Promise.all(this.options.registry.all().map((s) => this.presence.publish(s)));
+      const live = await this.directory.list();
+      this.peers.retain(new Set(live.map((node) => node.address)));
+    } catch (err) {
+      this.log.warn({ err }, 'registry refresh failed; retrying');
+    }
+  }
+
+  private onRedisLost(): void {
+    if (this.lost || this.stopping || !this.http) return;
+    this.lost = true;
+    this.log.warn('Redis connection lost; not ready until it is back');
+  }
+
+  // A restarted Redis may have lost everything: the record and presence
+  // are written again at once rather than at the next refresh.
+  private onRedisBack(): void {
+    if (!this.lost) return;
+    this.lost = false;
+    this.log.info('Redis is back; registering again');
+    void this.refresh();
+  }
+}
+
+function grpcFailure(err: unknown, config: Config): unknown {
+  const message = (err as Error | undefined)?.message ?? '';
+  if (/address already in use|EADDRINUSE/i.test(message)) {
+    return new PrimError(
+      'OPERATION_FAILED',
+      `grpc.port ${config.grpc.port} is in use (${config.grpc.host}:${config.grpc.port}); ` +
+        'stop what listens there or change grpc.port (or PRIM_GRPC_PORT)',
+    );
+  }
+  return err;
+}

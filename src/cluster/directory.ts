@@ -1,0 +1,76 @@
+// The node registry: each live node's record in Redis, written with the
+// cluster TTL and refreshed while the node lives. A node whose record has
+// expired is dead, and nothing is routed to it.
+import type { Keys } from './keys.js';
+import type { RedisClient } from './redis.js';
+
+export interface NodeRecord {
+  nodeId: string;
+  // The gRPC address other nodes dial.
+  address: string;
+  // Where the node serves REST and /acc, as host:port.
+  http: string;
+  version: string;
+  startedAt: number;
+  connections: number;
+}
+
+// How long a looked-up list of nodes is reused for routing, and how old it
+// must be before a node missing from it is looked up again.
+const CACHE_MS = 1000;
+const RECHECK_MS = 100;
+
+export class NodeDirectory {
+  private cached: { at: number; nodes: NodeRecord[] } | undefined;
+
+  constructor(
+    private readonly redis: RedisClient,
+    private readonly keys: Keys,
+    private readonly ttlMs: number,
+  ) {}
+
+  async register(record: NodeRecord): Promise<void> {
+    const expiresAt = Date.now() + this.ttlMs;
+    await Promise.all([
+      this.redis.set(this.keys.node(record.nodeId), JSON.stringify(record), 'PX', this.ttlMs),
+      this.redis.zadd(this.keys.nodes(), expiresAt, record.nodeId),
+    ]);
+  }
+
+  async remove(nodeId: string): Promise<void> {
+    await Promise.all([
+      this.redis.del(this.keys.node(nodeId)),
+      this.redis.zrem(this.keys.nodes(), nodeId),
+    ]);
+    this.cached = undefined;
+  }
+
+  // Every node whose record is alive, sorted by nodeId.
+  async list(): Promise<NodeRecord[]> {
+    const now = Date.now();
+    // Members of nodes that died without a clean stop are pruned here.
+    await this.redis.zremrangebyscore(this.keys.nodes(), '-inf', now);
+    const ids = await this.redis.zrangebyscore(this.keys.nodes(), now, '+inf');
+    const records = await Promise.all(ids.map((id) => this.redis.get(this.keys.node(id))));
+    const nodes = records
+      .filter((raw): raw is string => raw !== null)
+      .map((raw) => JSON.parse(raw) as NodeRecord)
+      .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
+    this.cached = { at: now, nodes };
+    return nodes;
+  }
+
+  // The live nodes for routing, looked up at most once a second.
+  async live(): Promise<NodeRecord[]> {
+    if (this.cached && Date.now() - this.cached.at < CACHE_MS) return this.cached.nodes;
+    return this.list();
+  }
+
+  async find(nodeId: string): Promise<NodeRecord | undefined> {
+    const known = (await this.live()).find((node) => node.nodeId === nodeId);
+    // A node that registered within the last second is not in the cache
+    // yet; a dead one never will be, so it is not looked for on every call.
+    if (known || Date.now() - (this.cached?.at ?? 0) < RECHECK_MS) return known;
+    return (await this.list()).find((node) => node.nodeId === nodeId);
+  }
+}

@@ -1,0 +1,139 @@
+// The gRPC side other nodes call: it acts on this node's own sessions only,
+// for the tenant each request names, and only for callers with the secret.
+import {
+  Server,
+  ServerCredentials,
+  status,
+  type ServerUnaryCall,
+  type sendUnaryData,
+} from '@grpc/grpc-js';
+import type { SessionRegistry } from '../gateway/sessions.js';
+import type { Logger } from '../log.js';
+import {
+  loadPeerService,
+  SECRET_HEADER,
+  type BroadcastRequest,
+  type Counted,
+  type DeliverRequest,
+  type KickRequest,
+  type LocalUsersReply,
+  type NodeStateReply,
+  type TenantRequest,
+} from './proto.js';
+import { secretMatcher } from './secret.js';
+
+export interface PeerServerOptions {
+  registry: SessionRegistry;
+  secret: string;
+  state: () => NodeStateReply;
+  maxMessageBytes: number;
+  logger: Logger;
+}
+
+export interface PeerServer {
+  port: number;
+  stop(): Promise<void>;
+}
+
+class BadRequest extends Error {}
+
+// Close codes a peer may ask for: prim's own, never a protocol code.
+function checkKick(request: KickRequest): void {
+  if (!request.tenant) throw new BadRequest('tenant is required');
+  if (!(request.code >= 4000 && request.code <= 4999)) {
+    throw new BadRequest(`close code ${request.code} is not one of prim's (4000-4999)`);
+  }
+}
+
+function checkTenant(request: TenantRequest): void {
+  if (!request.tenant) throw new BadRequest('tenant is required');
+}
+
+export async function startPeerServer(
+  options: PeerServerOptions,
+  host: string,
+  port: number,
+): Promise<PeerServer> {
+  const { registry, logger } = options;
+  const log = logger.child({ module: 'peer-server' });
+  const secretMatches = secretMatcher(options.secret);
+
+  const unary =
+    <Req, Res>(name: string, work: (request: Req) => Promise<Res> | Res) =>
+    (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
+      if (!secretMatches(call.metadata.get(SECRET_HEADER)[0])) {
+        log.warn({ method: name, peer: call.getPeer() }, 'peer call with a wrong cluster secret');
+        callback({ code: status.UNAUTHENTICATED, details: 'cluster secret does not match' });
+        return;
+      }
+      Promise.resolve()
+        .then(() => work(call.request))
+        .then(
+          (reply) => callback(null, reply),
+          (err: Error) => {
+            if (err instanceof BadRequest) {
+              callback({ code: status.INVALID_ARGUMENT, details: err.message });
+              return;
+            }
+            log.error({ method: name, err }, 'peer call failed');
+            callback({ code: status.INTERNAL, details: 'peer call failed' });
+          },
+        );
+    };
+
+  const server = new Server({
+    'grpc.max_receive_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': options.maxMessageBytes,
+  });
+  server.addService(loadPeerService().service, {
+    deliver: unary<DeliverRequest, Counted>('Deliver', async (request) => {
+      checkTenant(request);
+      const frame = request.frame;
+      const sessions = await registry.push(
+        request.tenant,
+        request.userId,
+        () => frame,
+        request.exceptConnId || undefined,
+      );
+      return { sessions };
+    }),
+    kick: unary<KickRequest, Counted>('Kick', async (request) => {
+      checkKick(request);
+      const sessions = await registry.kick(
+        request.tenant,
+        request.userId || undefined,
+        request.platform || undefined,
+        request.code,
+        request.reason,
+        request.exceptConnId || undefined,
+      );
+      return { sessions };
+    }),
+    broadcast: unary<BroadcastRequest, Counted>('Broadcast', async (request) => {
+      checkTenant(request);
+      return { sessions: await registry.broadcast(request.tenant, request.frame) };
+    }),
+    localUsers: unary<TenantRequest, LocalUsersReply>('LocalUsers', (request) => {
+      checkTenant(request);
+      return { users: registry.localUsers(request.tenant) };
+    }),
+    state: unary<object, NodeStateReply>('State', () => options.state()),
+  });
+
+  const bound = await new Promise<number>((resolve, reject) => {
+    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, actual) =>
+      err ? reject(err) : resolve(actual),
+    );
+  });
+
+  const stop = () =>
+    new Promise<void>((resolve) => {
+      // Calls in flight finish; a peer that hangs is not waited for long.
+      const timer = setTimeout(() => server.forceShutdown(), 2000);
+      server.tryShutdown(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+  return { port: bound, stop };
+}

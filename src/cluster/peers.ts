@@ -1,0 +1,100 @@
+// Clients for the other nodes, one per address and kept: a grpc-js channel
+// reconnects by itself. Every call carries the cluster secret and a
+// deadline, so an unreachable peer costs at most grpc.callTimeout.
+import {
+  credentials,
+  Metadata,
+  type Client,
+  type ServiceError,
+  type ServiceClientConstructor,
+} from '@grpc/grpc-js';
+import type { OnlineUser } from '../messages/delivery.js';
+import {
+  loadPeerService,
+  SECRET_HEADER,
+  type BroadcastRequest,
+  type Counted,
+  type DeliverRequest,
+  type KickRequest,
+  type LocalUsersReply,
+  type NodeStateReply,
+} from './proto.js';
+
+type Unary = (
+  request: unknown,
+  metadata: Metadata,
+  options: { deadline: number },
+  callback: (err: ServiceError | null, reply: unknown) => void,
+) => void;
+
+export class PeerPool {
+  private readonly clients = new Map<string, Client>();
+  private readonly service: ServiceClientConstructor = loadPeerService();
+  private readonly metadata = new Metadata();
+
+  constructor(
+    secret: string,
+    private readonly timeoutMs: number,
+    private readonly maxMessageBytes: number,
+  ) {
+    this.metadata.set(SECRET_HEADER, secret);
+  }
+
+  async deliver(address: string, request: DeliverRequest): Promise<number> {
+    return (await this.call<Counted>(address, 'deliver', request)).sessions;
+  }
+
+  async kick(address: string, request: KickRequest): Promise<number> {
+    return (await this.call<Counted>(address, 'kick', request)).sessions;
+  }
+
+  async broadcast(address: string, request: BroadcastRequest): Promise<number> {
+    return (await this.call<Counted>(address, 'broadcast', request)).sessions;
+  }
+
+  async localUsers(address: string, tenant: string): Promise<OnlineUser[]> {
+    return (await this.call<LocalUsersReply>(address, 'localUsers', { tenant })).users;
+  }
+
+  state(address: string): Promise<NodeStateReply> {
+    return this.call<NodeStateReply>(address, 'state', {});
+  }
+
+  // Closes the channels of nodes that are gone.
+  retain(addresses: Set<string>): void {
+    for (const [address, client] of this.clients) {
+      if (addresses.has(address)) continue;
+      client.close();
+      this.clients.delete(address);
+    }
+  }
+
+  close(): void {
+    this.retain(new Set());
+  }
+
+  private client(address: string): Client {
+    let client = this.clients.get(address);
+    if (!client) {
+      client = new this.service(address, credentials.createInsecure(), {
+        'grpc.max_receive_message_length': this.maxMessageBytes,
+        'grpc.max_send_message_length': this.maxMessageBytes,
+      });
+      this.clients.set(address, client);
+    }
+    return client;
+  }
+
+  private call<Reply>(address: string, method: string, request: unknown): Promise<Reply> {
+    const client = this.client(address) as unknown as Record<string, Unary>;
+    return new Promise((resolve, reject) => {
+      client[method].call(
+        client,
+        request,
+        this.metadata,
+        { deadline: Date.now() + this.timeoutMs },
+        (err, reply) => (err ? reject(err) : resolve(reply as Reply)),
+      );
+    });
+  }
+}

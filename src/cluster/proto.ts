@@ -1,0 +1,78 @@
+// The peer service from proto/prim.proto, loaded once for the gRPC server
+// and the peer clients. Fields are camelCase, bytes are Buffers.
+import { fileURLToPath } from 'node:url';
+import { loadPackageDefinition, type ServiceClientConstructor } from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import type { OnlineUser } from '../messages/delivery.js';
+
+// src/cluster/ and dist/cluster/ are both two folders below proto/.
+const PROTO = fileURLToPath(new URL('../../proto/prim.proto', import.meta.url));
+
+export interface DeliverRequest {
+  tenant: string;
+  userId: string;
+  frame: Buffer;
+  exceptConnId: string;
+}
+
+export interface KickRequest {
+  tenant: string;
+  userId: string;
+  platform: string;
+  code: number;
+  reason: string;
+  exceptConnId: string;
+}
+
+export interface BroadcastRequest {
+  tenant: string;
+  frame: Buffer;
+}
+
+export interface TenantRequest {
+  tenant: string;
+}
+
+export interface LocalUsersReply {
+  users: OnlineUser[];
+}
+
+// Reached, Closed
+export interface Counted {
+  sessions: number;
+}
+
+export interface NodeStateReply {
+  nodeId: string;
+  address: string;
+  version: string;
+  state: string;
+  startedAt: number;
+  connections: number;
+  tenantsOnline: number;
+}
+
+let peerService: ServiceClientConstructor | undefined;
+
+export function loadPeerService(): ServiceClientConstructor {
+  if (peerService) return peerService;
+  const definition = loadSync(PROTO, {
+    keepCase: false,
+    longs: Number,
+    enums: String,
+    defaults: true,
+  });
+  const root = loadPackageDefinition(definition) as unknown as {
+    prim: { peer: { v1: { Peer: ServiceClientConstructor } } };
+  };
+  peerService = root.prim.peer.v1.Peer;
+  return peerService;
+}
+
+// The largest gRPC message: a pushed frame holds a message of up to
+// limits.maxFrameBytes, which JSON escaping can grow, and the envelope.
+export function maxMessageBytes(maxFrameBytes: number): number {
+  return maxFrameBytes * 2 + 64 * 1024;
+}
+
+export const SECRET_HEADER = 'x-prim-secret';

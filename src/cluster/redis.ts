@@ -1,0 +1,105 @@
+// The Redis connection of a cluster node: one server (redis:// or
+// rediss://), a Sentinel-watched primary, or a Redis Cluster, from config.
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
+import type { Config } from '../config/schema.js';
+import { PrimError } from '../errors.js';
+import { redactUrl } from '../log.js';
+
+export type RedisClient = Redis | Cluster;
+
+// How long one command may wait; a hung Redis must not hold a message's ack.
+const COMMAND_TIMEOUT_MS = 1000;
+
+// Commands fail at once while Redis is away instead of queueing: delivery
+// then falls back to the node's own sessions, and the node re-publishes its
+// state when Redis is back ('ready'). Reconnects never stop.
+const common: RedisOptions = {
+  enableOfflineQueue: false,
+  enableAutoPipelining: true,
+  maxRetriesPerRequest: 1,
+  commandTimeout: COMMAND_TIMEOUT_MS,
+  connectTimeout: 2000,
+  retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  lazyConnect: true,
+};
+
+function hostPort(address: string): { host: string; port: number } {
+  const at = address.lastIndexOf(':');
+  return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
+}
+
+// Credentials, TLS and database from the URL apply in every mode.
+function fromUrl(url: string): RedisOptions {
+  const parsed = new URL(url);
+  const db = parsed.pathname.length > 1 ? Number(parsed.pathname.slice(1)) : undefined;
+  if (db !== undefined && !Number.isInteger(db)) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `redis.url: "${redactUrl(url)}" has no database number after the /`,
+    );
+  }
+  return {
+    username: decodeURIComponent(parsed.username) || undefined,
+    password: decodeURIComponent(parsed.password) || undefined,
+    tls: parsed.protocol === 'rediss:' ? { servername: parsed.hostname } : undefined,
+    db,
+  };
+}
+
+export function createRedis(config: Config): RedisClient {
+  const { url, mode, nodes, sentinelName } = config.redis;
+  const options = { ...common, ...fromUrl(url!) };
+  if (mode === 'cluster') {
+    const { db: _db, ...redisOptions } = options;
+    return new Cluster(nodes.map(hostPort), {
+      redisOptions,
+      enableOfflineQueue: false,
+      enableAutoPipelining: true,
+      lazyConnect: true,
+      clusterRetryStrategy: common.retryStrategy,
+    });
+  }
+  if (mode === 'sentinel') {
+    return new Redis({
+      ...options,
+      sentinels: nodes.map(hostPort),
+      name: sentinelName,
+      sentinelPassword: options.password,
+      enableTLSForSentinelMode: Boolean(options.tls),
+    });
+  }
+  // ioredis reads the URL itself (host, port, credentials, TLS, database).
+  return new Redis(url!, common);
+}
+
+// Connects, or fails with an error that says where it tried.
+export async function connectRedis(config: Config, timeoutMs = 5000): Promise<RedisClient> {
+  const redis = createRedis(config);
+  // Errors are reported by status and readiness; without a listener ioredis
+  // would print each reconnect failure itself.
+  redis.on('error', () => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      redis.connect(),
+      new Promise((_resolve, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer in ${timeoutMs} ms`)), timeoutMs);
+      }),
+    ]);
+    await redis.ping();
+  } catch (err) {
+    redis.disconnect();
+    throw new PrimError(
+      'OPERATION_FAILED',
+      `cannot reach Redis at ${redactUrl(config.redis.url!)} (redis.url, mode ` +
+        `${config.redis.mode}): ${(err as Error).message}`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+  return redis;
+}
+
+export function isReady(redis: RedisClient): boolean {
+  return redis.status === 'ready';
+}

@@ -1,0 +1,159 @@
+// Delivery across the cluster: the node's own sessions directly, the other
+// nodes' over gRPC, and only the nodes that presence says hold sessions of
+// the user. A node that cannot be reached in time counts as "receiver
+// offline" for this message, which is already in the inbox.
+import type { SessionRegistry } from '../gateway/sessions.js';
+import type { Logger } from '../log.js';
+import type { Delivery, LazyFrame, OnlineUser } from '../messages/delivery.js';
+import type { NodeDirectory, NodeRecord } from './directory.js';
+import type { PeerPool } from './peers.js';
+import type { PresentSession, Presence } from './presence.js';
+
+// A node that keeps failing is warned about at most this often.
+const WARN_EVERY_MS = 5000;
+
+const sum = (counts: number[]) => counts.reduce((total, count) => total + count, 0);
+
+export class ClusterDelivery implements Delivery {
+  private readonly warned = new Map<string, number>();
+
+  constructor(
+    private readonly local: SessionRegistry,
+    private readonly presence: Presence,
+    private readonly directory: NodeDirectory,
+    private readonly peers: PeerPool,
+    private readonly log: Logger,
+  ) {}
+
+  private get nodeId(): string {
+    return this.local.nodeId;
+  }
+
+  async push(tenant: string, userId: string, frame: LazyFrame, exceptConnId?: string) {
+    const [local, nodes] = await Promise.all([
+      this.local.push(tenant, userId, frame, exceptConnId),
+      this.nodesHolding(tenant, userId, (session) => session.connId !== exceptConnId),
+    ]);
+    const remote = nodes.map((node) =>
+      this.peers
+        .deliver(node.address, { tenant, userId, frame: frame(), exceptConnId: exceptConnId ?? '' })
+        .catch((err: unknown) => this.unreachable(node, 'Deliver', err, 0)),
+    );
+    return local + sum(await Promise.all(remote));
+  }
+
+  async broadcast(tenant: string, frame: Buffer) {
+    const [local, nodes] = await Promise.all([
+      this.local.broadcast(tenant, frame),
+      this.otherNodes(),
+    ]);
+    const remote = nodes.map((node) =>
+      this.peers
+        .broadcast(node.address, { tenant, frame })
+        .catch((err: unknown) => this.unreachable(node, 'Broadcast', err, 0)),
+    );
+    return local + sum(await Promise.all(remote));
+  }
+
+  async kick(
+    tenant: string,
+    userId: string | undefined,
+    platform: string | undefined,
+    code: number,
+    reason: string,
+    exceptConnId?: string,
+  ) {
+    const local = await this.local.kick(tenant, userId, platform, code, reason, exceptConnId);
+    const nodes =
+      userId === undefined
+        ? await this.otherNodes()
+        : await this.nodesHolding(
+            tenant,
+            userId,
+            (session) =>
+              session.connId !== exceptConnId &&
+              (platform === undefined || session.platform === platform),
+          );
+    const request = {
+      tenant,
+      userId: userId ?? '',
+      platform: platform ?? '',
+      code,
+      reason,
+      exceptConnId: exceptConnId ?? '',
+    };
+    const remote = nodes.map((node) =>
+      this.peers
+        .kick(node.address, request)
+        .catch((err: unknown) => this.unreachable(node, 'Kick', err, 0)),
+    );
+    return local + sum(await Promise.all(remote));
+  }
+
+  async usersByNode(tenant: string) {
+    const byNode = new Map<string, OnlineUser[]>([[this.nodeId, this.local.localUsers(tenant)]]);
+    const nodes = await this.otherNodes();
+    const answers = await Promise.all(
+      nodes.map((node) =>
+        this.peers
+          .localUsers(node.address, tenant)
+          .catch((err: unknown) => this.unreachable(node, 'LocalUsers', err, undefined)),
+      ),
+    );
+    nodes.forEach((node, at) => {
+      const users = answers[at];
+      if (users && users.length > 0) byNode.set(node.nodeId, users);
+    });
+    return byNode;
+  }
+
+  // Live nodes other than this one; none while Redis is unreachable.
+  async otherNodes(): Promise<NodeRecord[]> {
+    try {
+      return (await this.directory.live()).filter((node) => node.nodeId !== this.nodeId);
+    } catch (err) {
+      this.warnOnce('redis', { err }, 'Redis unreachable: reaching this node only');
+      return [];
+    }
+  }
+
+  // The other live nodes that hold sessions of the user passing `wanted`.
+  private async nodesHolding(
+    tenant: string,
+    userId: string,
+    wanted: (session: PresentSession) => boolean,
+  ): Promise<NodeRecord[]> {
+    let sessions: PresentSession[];
+    try {
+      sessions = await this.presence.sessionsOf(tenant, userId);
+    } catch (err) {
+      this.warnOnce('redis', { err }, 'Redis unreachable: reaching this node only');
+      return [];
+    }
+    const nodeIds = new Set(
+      sessions.filter((s) => s.nodeId !== this.nodeId && wanted(s)).map((s) => s.nodeId),
+    );
+    const nodes = await Promise.all(
+      [...nodeIds].map((nodeId) => this.directory.find(nodeId).catch(() => undefined)),
+    );
+    // A node without a live record is dead: its sessions are gone.
+    return nodes.filter((node): node is NodeRecord => node !== undefined);
+  }
+
+  private unreachable<T>(node: NodeRecord, method: string, err: unknown, fallback: T): T {
+    const details = (err as { details?: string }).details ?? String(err);
+    this.warnOnce(
+      node.nodeId,
+      { peer: node.nodeId, address: node.address, method, details },
+      'peer unreachable; its sessions count as offline',
+    );
+    return fallback;
+  }
+
+  private warnOnce(topic: string, fields: object, message: string): void {
+    const now = Date.now();
+    if (now - (this.warned.get(topic) ?? 0) < WARN_EVERY_MS) return;
+    this.warned.set(topic, now);
+    this.log.warn(fields, message);
+  }
+}
