@@ -9,7 +9,13 @@ export default tseslint.config(
     rules: {
       '@typescript-eslint/no-explicit-any': 'off',
       '@typescript-eslint/no-non-null-assertion': 'off',
-      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_' }],
+      '@typescript-eslint/no-unused-vars': [
+        'error',
+        { argsIgnorePattern: '^_', destructuredArrayIgnorePattern: '^_', varsIgnorePattern: '^_' },
+      ],
+      // A value assigned once but read first by a callback (a peer asking
+      // for the node's state) must stay a let.
+      'prefer-const': ['error', { ignoreReadBeforeAssign: true }],
       'no-control-regex': 'off',
     },
   },

@@ -105,15 +105,21 @@ function removePidFile(pidFile: string, pid: number): void {
 }
 
 // The HTTP status /readyz answers with, or undefined when nothing answers.
+// The timer is an ordinary one, not AbortSignal.timeout(), whose timer
+// does not keep the process alive: a fetch from a port whose listener
+// hangs up at once can wait without any handle, and the CLI would exit
+// in the middle of start with status 0.
 async function probe(url: string): Promise<number | undefined> {
+  const abort = new AbortController();
+  const timer = setTimeout(() => abort.abort(), PROBE_TIMEOUT_MS);
   try {
-    const response = await fetch(new URL('/readyz', url), {
-      signal: AbortSignal.timeout(PROBE_TIMEOUT_MS),
-    });
+    const response = await fetch(new URL('/readyz', url), { signal: abort.signal });
     await response.body?.cancel();
     return response.status;
   } catch {
     return undefined;
+  } finally {
+    clearTimeout(timer);
   }
 }
 

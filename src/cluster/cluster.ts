@@ -149,10 +149,7 @@ export class ClusterNode {
     clearInterval(this.refresher);
     await this.refreshing;
     try {
-      await Promise.all([
-        this.presence.withdrawAll(),
-        this.directory.remove(this.options.nodeId),
-      ]);
+      await Promise.all([this.presence.withdrawAll(), this.directory.remove(this.options.nodeId)]);
     } catch (err) {
       this.log.warn({ err }, 'could not remove the registry record; it expires with its TTL');
     }

@@ -25,7 +25,10 @@ const common: RedisOptions = {
 
 function hostPort(address: string): { host: string; port: number } {
   const at = address.lastIndexOf(':');
-  return { host: address.slice(0, at).replace(/^\[|\]$/g, ''), port: Number(address.slice(at + 1)) };
+  return {
+    host: address.slice(0, at).replace(/^\[|\]$/g, ''),
+    port: Number(address.slice(at + 1)),
+  };
 }
 
 // Credentials, TLS and database from the URL apply in every mode.
