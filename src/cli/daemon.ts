@@ -126,8 +126,9 @@ async function probe(url: string): Promise<number | undefined> {
 async function untilGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isPrimNode(pid)) {
-    if (Date.now() >= deadline) return false;
-    await delay(POLL_MS);
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await delay(Math.min(POLL_MS, left));
   }
   return true;
 }

@@ -8,6 +8,7 @@ import { registerDaemon } from './daemon.js';
 import { EXIT_OK, reportFailure } from './failure.js';
 import { registerInit } from './init.js';
 import { registerMsg } from './msg.js';
+import { registerNodes } from './nodes.js';
 import { colourFor, Output } from './output.js';
 import { registerServe } from './serve.js';
 import { registerTenant } from './tenant.js';
@@ -48,6 +49,7 @@ export function buildProgram(out: Output): Command {
   registerToken(program, out);
   registerUser(program, out);
   registerMsg(program, out);
+  registerNodes(program, out);
   registerBench(program, out);
   return program;
 }
