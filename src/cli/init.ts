@@ -106,12 +106,9 @@ export function renderConfig(template: string, answers: InitAnswers, adminKey: s
     redisUrl: answers.redisUrl
       ? `url: ${quote(answers.redisUrl)}`
       : '# url: redis://127.0.0.1:6379',
-    cluster: section(
-      'cluster',
-      'secret',
-      clusterSecret,
-      '<16 or more characters, alike on every node>',
-    ),
+    clusterSecret: clusterSecret
+      ? `secret: ${quote(clusterSecret)}`
+      : '# secret: <16 or more characters, alike on every node>',
   };
   return template.replace(/\{\{(\w+)\}\}/g, (_match, name: string) => {
     if (values[name] === undefined) throw new Error(`no value for {{${name}}} in the template`);
