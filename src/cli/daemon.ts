@@ -32,7 +32,6 @@ import { nodeUrl } from './rest.js';
 const BIN = fileURLToPath(new URL('../../bin/prim', import.meta.url));
 
 const POLL_MS = 100;
-// A probe of /readyz that takes longer than this counts as no answer.
 const PROBE_TIMEOUT_MS = 1000;
 // After SIGTERM a node that is not ready yet has no drain to finish; it
 // gets this long, and after SIGKILL the OS gets as long to remove it.
@@ -44,6 +43,7 @@ const STOP_MARGIN_MS = 5000;
 const LOG_TAIL_LINES = 20;
 const LOG_TAIL_BYTES = 64 * 1024;
 
+// The part of /system/state that status shows.
 interface NodeState {
   nodeId: string;
   state: string;
@@ -105,10 +105,9 @@ function removePidFile(pidFile: string, pid: number): void {
 }
 
 // The HTTP status /readyz answers with, or undefined when nothing answers.
-// The timer is an ordinary one, not AbortSignal.timeout(), whose timer
-// does not keep the process alive: a fetch from a port whose listener
-// hangs up at once can wait without any handle, and the CLI would exit
-// in the middle of start with status 0.
+// An ordinary timer, not AbortSignal.timeout(): a fetch from a listener
+// that hangs up at once can wait with no handle open, and without a timer
+// that keeps the process alive, start would exit halfway with status 0.
 async function probe(url: string): Promise<number | undefined> {
   const abort = new AbortController();
   const timer = setTimeout(() => abort.abort(), PROBE_TIMEOUT_MS);
@@ -157,17 +156,19 @@ async function terminate(
 
 // `prim serve` in a session of its own, so that the terminal's Ctrl-C and
 // hang-up do not reach it. Both its streams go to the log file, and this
-// process keeps no handle on it and can exit.
-function spawnNode(configFlag: string | undefined, logFile: string): ChildProcess {
+// process keeps no handle on it and can exit. `logFrom` is where this
+// start's part of the log begins.
+function spawnNode(
+  configFlag: string | undefined,
+  logFile: string,
+): { child: ChildProcess; logFrom: number } {
   const log = openSync(logFile, 'a', 0o600);
   try {
     const args = [BIN, 'serve', ...(configFlag === undefined ? [] : ['--config', configFlag])];
-    const child = spawn(process.execPath, args, {
-      detached: true,
-      stdio: ['ignore', log, log],
-    });
+    const logFrom = fstatSync(log).size;
+    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
     child.unref();
-    return child;
+    return { child, logFrom };
   } finally {
     closeSync(log);
   }
@@ -183,6 +184,7 @@ function endOf(child: ChildProcess): Promise<string> {
   });
 }
 
+// Whichever comes first: /readyz answers 200, the child ends, time is up.
 async function untilReady(
   url: string,
   ended: Promise<string>,
@@ -199,36 +201,19 @@ async function untilReady(
   }
 }
 
-// The log's size now, so that a failure shows only what this start wrote.
-function logSize(logFile: string): number {
-  const fd = openSync(logFile, 'a', 0o600);
-  try {
-    return fstatSync(fd).size;
-  } finally {
-    closeSync(fd);
-  }
-}
-
 // The last lines written to the log since `from`: why the start failed.
-function showLogTail(out: Output, logFile: string, from: number): void {
+function logTail(logFile: string, from: number): string[] {
   const fd = openSync(logFile, 'r');
-  let text: string;
   try {
     const size = fstatSync(fd).size;
     const start = Math.max(from, size - LOG_TAIL_BYTES);
     const buffer = Buffer.alloc(Math.max(0, size - start));
     readSync(fd, buffer, 0, buffer.length, start);
-    text = buffer.toString('utf8').trimEnd();
+    const text = buffer.toString('utf8').trimEnd();
+    return text === '' ? [] : text.split('\n').slice(-LOG_TAIL_LINES);
   } finally {
     closeSync(fd);
   }
-  if (text === '') {
-    out.info(`the node wrote nothing to ${logFile}`);
-    return;
-  }
-  const lines = text.split('\n').slice(-LOG_TAIL_LINES);
-  out.info(`the end of ${logFile}:`);
-  out.diagnostic(lines.map((line) => `  ${line}`).join('\n'));
 }
 
 function timeoutFlag(raw: string): number {
@@ -281,13 +266,10 @@ async function start(flags: { timeout: string }, command: Command, out: Output):
     out.info(`admin key (shown only now; kept in ${adminKey.file}): ${adminKey.key}`);
   }
 
-  const from = logSize(logFile);
-  const child = spawnNode(globalsOf(command).config, logFile);
+  const { child, logFrom } = spawnNode(globalsOf(command).config, logFile);
   const ended = endOf(child);
   const pid = child.pid;
-  if (pid === undefined) {
-    throw new PrimError('OPERATION_FAILED', `the node ${await ended}`);
-  }
+  if (pid === undefined) throw new PrimError('OPERATION_FAILED', `the node ${await ended}`);
   writeFileSync(pidFile, `${pid}\n`, { mode: 0o600 });
 
   const outcome = await untilReady(url, ended, timeoutMs);
@@ -306,7 +288,9 @@ async function start(flags: { timeout: string }, command: Command, out: Output):
     why = `the node (pid ${pid}) ${outcome.ended} before it was ready`;
   }
   removePidFile(pidFile, pid);
-  showLogTail(out, logFile, from);
+  const tail = logTail(logFile, logFrom);
+  out.info(tail.length > 0 ? `the end of ${logFile}:` : `the node wrote nothing to ${logFile}`);
+  if (tail.length > 0) out.diagnostic(tail.map((line) => `  ${line}`).join('\n'));
   throw new PrimError('OPERATION_FAILED', `${why}; its log is ${logFile}`);
 }
 
@@ -380,22 +364,17 @@ async function status(command: Command, out: Output): Promise<void> {
     out.warn(`cannot read the node's state: ${(err as Error).message}`);
   }
 
-  out.result({ running: true, pid, url, logFile, ...(state ? { state } : {}) }, () =>
-    fields([
-      ['status', 'running'],
-      ['pid', String(pid)],
-      ['url', url],
-      ['log', logFile],
-      ...(state
-        ? ([
-            ['nodeId', state.nodeId],
-            ['state', state.state],
-            ['uptime', elapsed(state.uptimeMs)],
-            ['connections', String(state.connections)],
-          ] as Array<[string, string]>)
-        : []),
-    ]),
-  );
+  const rows: Array<[string, string]> = [
+    ['status', 'running'],
+    ['pid', String(pid)],
+    ['url', url],
+    ['log', logFile],
+  ];
+  if (state) {
+    rows.push(['nodeId', state.nodeId], ['state', state.state]);
+    rows.push(['uptime', elapsed(state.uptimeMs)], ['connections', String(state.connections)]);
+  }
+  out.result({ running: true, pid, url, logFile, ...(state ? { state } : {}) }, () => fields(rows));
 }
 
 export function registerDaemon(program: Command, out: Output): void {

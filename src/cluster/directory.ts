@@ -22,6 +22,8 @@ const RECHECK_MS = 100;
 
 export class NodeDirectory {
   private cached: { at: number; nodes: NodeRecord[] } | undefined;
+  // The nodes of the last successful look-up, kept while Redis is away.
+  private known: NodeRecord[] = [];
 
   constructor(
     private readonly redis: RedisClient,
@@ -57,7 +59,13 @@ export class NodeDirectory {
       .map((raw) => JSON.parse(raw) as NodeRecord)
       .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
     this.cached = { at: now, nodes };
+    this.known = nodes;
     return nodes;
+  }
+
+  // The nodes that were live when Redis last answered.
+  lastKnown(): NodeRecord[] {
+    return this.known;
   }
 
   // The live nodes for routing, looked up at most once a second.

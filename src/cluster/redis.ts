@@ -79,8 +79,10 @@ export function createRedis(config: Config): RedisClient {
 export async function connectRedis(config: Config, timeoutMs = 5000): Promise<RedisClient> {
   const redis = createRedis(config);
   // Errors are reported by status and readiness; without a listener ioredis
-  // would print each reconnect failure itself.
-  redis.on('error', () => undefined);
+  // would print each reconnect failure itself. The last one says why a
+  // first connection failed ("Connection is closed" does not).
+  let lastError: Error | undefined;
+  redis.on('error', (err: Error) => (lastError = err));
   let timer: NodeJS.Timeout | undefined;
   try {
     await Promise.race([
@@ -95,7 +97,7 @@ export async function connectRedis(config: Config, timeoutMs = 5000): Promise<Re
     throw new PrimError(
       'OPERATION_FAILED',
       `cannot reach Redis at ${redactUrl(config.redis.url!)} (redis.url, mode ` +
-        `${config.redis.mode}): ${(err as Error).message}`,
+        `${config.redis.mode}): ${(lastError ?? (err as Error)).message}`,
     );
   } finally {
     clearTimeout(timer);

@@ -1,7 +1,9 @@
 // Delivery across the cluster: the node's own sessions directly, the other
 // nodes' over gRPC, and only the nodes that presence says hold sessions of
 // the user. A node that cannot be reached in time counts as "receiver
-// offline" for this message, which is already in the inbox.
+// offline" for this message, which is already in the inbox. While Redis is
+// away, every node known before is asked: each reaches only its own
+// sessions, so messages, kicks and broadcasts still cross nodes.
 import type { SessionRegistry } from '../gateway/sessions.js';
 import type { Logger } from '../log.js';
 import type { Delivery, LazyFrame, OnlineUser } from '../messages/delivery.js';
@@ -107,14 +109,22 @@ export class ClusterDelivery implements Delivery {
     return byNode;
   }
 
-  // Live nodes other than this one; none while Redis is unreachable.
+  // Live nodes other than this one.
   async otherNodes(): Promise<NodeRecord[]> {
     try {
-      return (await this.directory.live()).filter((node) => node.nodeId !== this.nodeId);
+      return this.others(await this.directory.live());
     } catch (err) {
-      this.warnOnce('redis', { err }, 'Redis unreachable: reaching this node only');
-      return [];
+      return this.withoutRedis(err);
     }
+  }
+
+  private others(nodes: NodeRecord[]): NodeRecord[] {
+    return nodes.filter((node) => node.nodeId !== this.nodeId);
+  }
+
+  private withoutRedis(err: unknown): NodeRecord[] {
+    this.warnOnce('redis', { err }, 'Redis unreachable: asking every node known before');
+    return this.others(this.directory.lastKnown());
   }
 
   // The other live nodes that hold sessions of the user passing `wanted`.
@@ -127,8 +137,7 @@ export class ClusterDelivery implements Delivery {
     try {
       sessions = await this.presence.sessionsOf(tenant, userId);
     } catch (err) {
-      this.warnOnce('redis', { err }, 'Redis unreachable: reaching this node only');
-      return [];
+      return this.withoutRedis(err);
     }
     const nodeIds = new Set(
       sessions.filter((s) => s.nodeId !== this.nodeId && wanted(s)).map((s) => s.nodeId),

@@ -1,0 +1,267 @@
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, expect, test } from 'vitest';
+import { freePort, onlyJson, runCli } from './helpers/cli.js';
+import { startTestNode, stopTestNodes, tempDir } from './helpers/node.js';
+
+const dirs: string[] = [];
+const servers: Server[] = [];
+
+// Whether the process is gone; a zombie (exited, not yet reaped) is.
+function gone(pid: number): boolean {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch {
+      return true;
+    }
+  }
+}
+
+// A background node belongs to no test process, so nothing announces its
+// exit: it is looked at until it is gone.
+async function untilGone(pid: number): Promise<void> {
+  while (!gone(pid)) await delay(50);
+}
+
+function pidFile(dir: string): string {
+  return path.join(dir, '.prim', 'prim.pid');
+}
+
+// Whatever a failed test left running in its folders is killed.
+afterEach(async () => {
+  for (const dir of dirs.splice(0)) {
+    const file = pidFile(dir);
+    const pid = existsSync(file) ? Number(readFileSync(file, 'utf8')) : NaN;
+    if (Number.isInteger(pid) && !gone(pid)) {
+      process.kill(pid, 'SIGKILL');
+      await untilGone(pid);
+    }
+    rmSync(dir, { recursive: true, force: true });
+  }
+  await Promise.all(servers.splice(0).map((server) => new Promise((done) => server.close(done))));
+  await stopTestNodes();
+});
+
+async function daemonFolder(port?: number): Promise<{ dir: string; port: number }> {
+  const dir = tempDir('prim-cli-daemon-');
+  dirs.push(dir);
+  const httpPort = port ?? (await freePort());
+  writeFileSync(path.join(dir, 'prim.yaml'), `http:\n  port: ${httpPort}\n`);
+  return { dir, port: httpPort };
+}
+
+const prim = (dir: string, ...args: string[]) => runCli(dir, args, { PRIM_LOG_LEVEL: 'info' });
+
+async function started(): Promise<{ dir: string; port: number; pid: number }> {
+  const { dir, port } = await daemonFolder();
+  const result = await prim(dir, 'start', '--json');
+  expect(result.code).toBe(0);
+  return { dir, port, pid: onlyJson(result).pid };
+}
+
+test('start returns once a background node is ready, with its pid file and log', async () => {
+  const { dir, port } = await daemonFolder();
+
+  const result = await prim(dir, 'start', '--json');
+
+  expect(result.code).toBe(0);
+  const ready = await fetch(`http://127.0.0.1:${port}/readyz`);
+  expect(ready.status).toBe(200);
+  const logFile = path.join(dir, '.prim', 'prim.log');
+  const { pid } = onlyJson(result);
+  expect(onlyJson(result)).toEqual({ pid, url: `http://127.0.0.1:${port}`, logFile });
+  expect(readFileSync(pidFile(dir), 'utf8')).toBe(`${pid}\n`);
+  expect(gone(pid)).toBe(false);
+
+  expect(statSync(path.join(dir, '.prim')).mode & 0o777).toBe(0o700);
+  expect(statSync(pidFile(dir)).mode & 0o777).toBe(0o600);
+  expect(statSync(logFile).mode & 0o777).toBe(0o600);
+  expect(readFileSync(logFile, 'utf8')).toContain(`serving http://127.0.0.1:${port}`);
+
+  // The generated admin key is shown by start, and the log never has it.
+  const keyFile = path.join(dir, '.prim', 'admin.key');
+  const key = readFileSync(keyFile, 'utf8').trim();
+  expect(result.stderr).toContain(`admin key (shown only now; kept in ${keyFile}): ${key}`);
+  expect(readFileSync(logFile, 'utf8')).not.toContain(key);
+
+  const human = await prim(dir, 'start');
+  expect(human.code).toBe(1);
+  expect(human.stderr).toContain(`error: already running (pid ${pid})`);
+  expect(human.stderr).not.toContain(key);
+});
+
+test("status shows the running node's state, and --json one document", async () => {
+  const { dir, port, pid } = await started();
+
+  const human = await prim(dir, 'status');
+  expect(human.code).toBe(0);
+  const lines = human.stdout.trimEnd().split('\n');
+  expect(lines.slice(0, 4)).toEqual([
+    'status       running',
+    `pid          ${pid}`,
+    `url          http://127.0.0.1:${port}`,
+    `log          ${path.join(dir, '.prim', 'prim.log')}`,
+  ]);
+  expect(lines[4]).toMatch(/^nodeId {7}node-[0-9a-f]{8}$/);
+  expect(lines[5]).toBe('state        ready');
+  expect(lines[6]).toMatch(/^uptime {7}\d+\.\ds$/);
+  expect(lines[7]).toBe('connections  0');
+
+  const json = await prim(dir, 'status', '--json');
+  expect(json.code).toBe(0);
+  expect(onlyJson(json)).toEqual({
+    running: true,
+    pid,
+    url: `http://127.0.0.1:${port}`,
+    logFile: path.join(dir, '.prim', 'prim.log'),
+    state: expect.objectContaining({
+      nodeId: expect.stringMatching(/^node-/),
+      state: 'ready',
+      connections: 0,
+      store: 'sqlite',
+    }),
+  });
+});
+
+test('stop drains the node and removes the pid file; status then exits 1', async () => {
+  const { dir, port, pid } = await started();
+
+  const result = await prim(dir, 'stop');
+
+  expect(result.code).toBe(0);
+  expect(result.stdout).toMatch(new RegExp(`^stopped \\(pid ${pid}\\) after \\d+\\.\\ds\\n$`));
+  expect(gone(pid)).toBe(true);
+  expect(existsSync(pidFile(dir))).toBe(false);
+  const log = readFileSync(path.join(dir, '.prim', 'prim.log'), 'utf8');
+  expect(log).toContain('SIGTERM: draining');
+  expect(log).toContain('"msg":"node stopped"');
+
+  const human = await prim(dir, 'status');
+  expect(human.code).toBe(1);
+  expect(human.stdout).toBe('');
+  expect(human.stderr).toContain('error: not running');
+
+  const json = await prim(dir, 'status', '--json');
+  expect(json.code).toBe(1);
+  expect(onlyJson(json)).toEqual({
+    running: false,
+    pid: null,
+    url: `http://127.0.0.1:${port}`,
+    logFile: path.join(dir, '.prim', 'prim.log'),
+  });
+});
+
+test('stop without a running node says so and exits 0', async () => {
+  const { dir } = await daemonFolder();
+
+  const result = await prim(dir, 'stop');
+
+  expect(result.code).toBe(0);
+  expect(result.stdout).toBe('not running\n');
+});
+
+test('a pid file of a process that is no prim node is stale and not signalled', async () => {
+  const { dir } = await daemonFolder();
+  mkdirSync(path.join(dir, '.prim'));
+  // This test's own process: alive, and not a prim node.
+  writeFileSync(pidFile(dir), `${process.pid}\n`);
+
+  const status = await prim(dir, 'status');
+  expect(status.code).toBe(1);
+  expect(status.stderr).toContain('names no live prim node');
+
+  const stop = await prim(dir, 'stop', '--json');
+  expect(stop.code).toBe(0);
+  expect(onlyJson(stop)).toEqual({ stopped: false, pid: null });
+  expect(existsSync(pidFile(dir))).toBe(false);
+});
+
+test('stop that runs out of time kills the node with SIGKILL and exits 1', async () => {
+  const { dir, pid } = await started();
+  // A stopped process holds SIGTERM until it continues; SIGKILL ends it.
+  process.kill(pid, 'SIGSTOP');
+
+  const result = await prim(dir, 'stop', '--timeout', '300ms');
+
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(
+    `error: the node (pid ${pid}) had not exited 300ms after SIGTERM`,
+  );
+  expect(result.stderr).toContain('killed it with SIGKILL');
+  expect(gone(pid)).toBe(true);
+  expect(existsSync(pidFile(dir))).toBe(false);
+});
+
+test('a failed start shows the end of the log and leaves no pid file', async () => {
+  const busy = createServer((socket) => socket.destroy());
+  servers.push(busy);
+  const port = await new Promise<number>((resolve) =>
+    busy.listen(0, '127.0.0.1', () => resolve((busy.address() as { port: number }).port)),
+  );
+  const { dir } = await daemonFolder(port);
+
+  const result = await prim(dir, 'start');
+
+  expect(result.code).toBe(1);
+  expect(result.stdout).toBe('');
+  const logFile = path.join(dir, '.prim', 'prim.log');
+  expect(result.stderr).toContain(`the end of ${logFile}:`);
+  expect(result.stderr).toContain(`  error: http.port ${port} is in use`);
+  expect(result.stderr).toMatch(
+    /error: the node \(pid \d+\) exited with code 1 before it was ready; its log is /,
+  );
+  expect(existsSync(pidFile(dir))).toBe(false);
+});
+
+test('start refuses a port where another node already answers', async () => {
+  const other = await startTestNode();
+  const { dir } = await daemonFolder(other.port);
+
+  const result = await prim(dir, 'start');
+
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(
+    `error: a node already answers at http://127.0.0.1:${other.port}`,
+  );
+  expect(existsSync(pidFile(dir))).toBe(false);
+});
+
+test('start refuses http.port 0: a background node must be findable', async () => {
+  const { dir } = await daemonFolder(0);
+
+  const result = await prim(dir, 'start', '--json');
+
+  expect(result.code).toBe(1);
+  expect(onlyJson(result).error).toMatchObject({ kind: 'BAD_PARAMETER' });
+  expect(onlyJson(result).error.message).toContain('http.port is 0 (any free port)');
+  expect(existsSync(path.join(dir, '.prim'))).toBe(false);
+});
+
+test('a --timeout that is not a duration is a usage error', async () => {
+  const { dir } = await daemonFolder();
+
+  const result = await prim(dir, 'start', '--timeout', 'soon');
+
+  expect(result.code).toBe(2);
+  expect(result.stderr).toContain('--timeout: "soon" is not a duration');
+});
+
+test('a node not ready within --timeout is stopped, and start exits 1', async () => {
+  const { dir } = await daemonFolder();
+
+  const result = await prim(dir, 'start', '--timeout', '1ms');
+
+  expect(result.code).toBe(1);
+  const [, pid] = result.stderr.match(
+    /error: the node was not ready within 1ms \(--timeout\); stopped it \(pid (\d+)\)/,
+  )!;
+  expect(gone(Number(pid))).toBe(true);
+  expect(existsSync(pidFile(dir))).toBe(false);
+});

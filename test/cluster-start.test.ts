@@ -1,0 +1,55 @@
+// Starting a cluster node: what stops it, in words that name the setting.
+import { createServer, type Server } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { freePort } from './helpers/cli.js';
+import { startRedis, stopRedisServers } from './helpers/redis.js';
+import { startTestNode, stopTestNodes, tempDir } from './helpers/node.js';
+
+const servers: Server[] = [];
+
+afterEach(async () => {
+  await stopTestNodes();
+  await stopRedisServers();
+  await Promise.all(servers.splice(0).map((s) => new Promise((done) => s.close(done))));
+});
+
+const clusterEnv = (redisUrl: string) => ({
+  PRIM_REDIS_URL: redisUrl,
+  PRIM_CLUSTER_SECRET: 'cluster-secret-0123456789',
+  PRIM_GRPC_PORT: '0',
+  PRIM_STORE_URL: `sqlite:${tempDir()}/prim.db`,
+});
+
+describe('cluster node start', () => {
+  it('fails when Redis cannot be reached, naming the URL without its password', async () => {
+    const port = await freePort();
+    await expect(
+      startTestNode(clusterEnv(`redis://user:hunter2@127.0.0.1:${port}`)),
+    ).rejects.toThrow(
+      `cannot reach Redis at redis://[Redacted]@127.0.0.1:${port} (redis.url, mode standalone): connect ECONNREFUSED`,
+    );
+  });
+
+  it('fails when grpc.port is taken, naming the setting', async () => {
+    const redis = await startRedis();
+    const port = await freePort();
+    const taken = createServer();
+    servers.push(taken);
+    await new Promise<void>((resolve) => taken.listen(port, '127.0.0.1', resolve));
+    await expect(
+      startTestNode({ ...clusterEnv(redis.url), PRIM_GRPC_PORT: String(port) }),
+    ).rejects.toThrow(`grpc.port ${port} is in use`);
+    // Nothing was left behind in Redis by the node that did not start.
+    expect(await redis.allKeys()).toEqual([]);
+  });
+
+  it('advertises the port it bound when grpc.port is 0', async () => {
+    const redis = await startRedis();
+    const node = await startTestNode({
+      ...clusterEnv(redis.url),
+      PRIM_GRPC_ADVERTISE: '127.0.0.2:1',
+    });
+    expect(node.context.cluster?.address).toMatch(/^127\.0\.0\.2:\d+$/);
+    expect(node.context.cluster?.address).not.toBe('127.0.0.2:1');
+  });
+});
