@@ -195,7 +195,7 @@ export class ClusterNode {
     if (!isReady(this.redis)) return;
     try {
       await this.directory.register(this.record());
-      await Promise.all(this.options.registry.all().map((s) => this.presence.publish(s)));
+      await this.presence.publishAll(this.options.registry.all());
       const live = await this.directory.list();
       this.peers.retain(new Set(live.map((node) => node.address)));
     } catch (err) {

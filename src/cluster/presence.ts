@@ -32,19 +32,30 @@ export class Presence {
     private readonly ttlMs: number,
   ) {}
 
-  // Also the refresh: writing an entry again moves its expiry on.
   async publish(session: SessionRef): Promise<void> {
-    const entry: PresenceEntry = {
-      nodeId: this.nodeId,
-      platform: session.platform,
-      expiresAt: Date.now() + this.ttlMs,
-    };
-    const key = this.keys.presence(session.tenant, session.userId);
+    await this.publishAll([session]);
+  }
+
+  // Also the refresh: writing an entry again moves its expiry on. One HSET
+  // and one PEXPIRE per user, one SADD for the node, however many sessions.
+  async publishAll(sessions: SessionRef[]): Promise<void> {
+    if (sessions.length === 0) return;
+    const expiresAt = Date.now() + this.ttlMs;
+    const byKey = new Map<string, Record<string, string>>();
+    for (const session of sessions) {
+      const key = this.keys.presence(session.tenant, session.userId);
+      const entry: PresenceEntry = { nodeId: this.nodeId, platform: session.platform, expiresAt };
+      const fields = byKey.get(key) ?? {};
+      fields[session.connId] = JSON.stringify(entry);
+      byKey.set(key, fields);
+    }
     const published = this.keys.published(this.nodeId);
     await Promise.all([
-      this.redis.hset(key, session.connId, JSON.stringify(entry)),
-      this.redis.pexpire(key, this.ttlMs),
-      this.redis.sadd(published, memberOf(session)),
+      ...[...byKey].flatMap(([key, fields]) => [
+        this.redis.hset(key, fields),
+        this.redis.pexpire(key, this.ttlMs),
+      ]),
+      this.redis.sadd(published, ...sessions.map(memberOf)),
       this.redis.pexpire(published, this.ttlMs),
     ]);
   }
