@@ -15,8 +15,8 @@ export interface NodeRecord {
   connections: number;
 }
 
-// How long a looked-up list of nodes is reused for routing, and how old it
-// must be before a node missing from it is looked up again.
+// How long a looked-up list of nodes is reused to find a node's address,
+// and how old it must be before a node missing from it is looked up again.
 const CACHE_MS = 1000;
 const RECHECK_MS = 100;
 
@@ -68,14 +68,12 @@ export class NodeDirectory {
     return this.known;
   }
 
-  // The live nodes for routing, looked up at most once a second.
-  async live(): Promise<NodeRecord[]> {
-    if (this.cached && Date.now() - this.cached.at < CACHE_MS) return this.cached.nodes;
-    return this.list();
-  }
-
+  // A live node by id, for each message routed to it: from a list at most a
+  // second old.
   async find(nodeId: string): Promise<NodeRecord | undefined> {
-    const known = (await this.live()).find((node) => node.nodeId === nodeId);
+    const fresh = this.cached && Date.now() - this.cached.at < CACHE_MS;
+    const nodes = fresh ? this.cached!.nodes : await this.list();
+    const known = nodes.find((node) => node.nodeId === nodeId);
     // A node that registered within the last second is not in the cache
     // yet; a dead one never will be, so it is not looked for on every call.
     if (known || Date.now() - (this.cached?.at ?? 0) < RECHECK_MS) return known;

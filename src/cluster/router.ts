@@ -109,10 +109,11 @@ export class ClusterDelivery implements Delivery {
     return byNode;
   }
 
-  // Live nodes other than this one.
+  // Live nodes other than this one, looked up afresh: broadcasts and the
+  // online-user routes are rare, and must reach a node that just joined.
   async otherNodes(): Promise<NodeRecord[]> {
     try {
-      return this.others(await this.directory.live());
+      return this.others(await this.directory.list());
     } catch (err) {
       return this.withoutRedis(err);
     }

@@ -27,6 +27,8 @@ export interface SpawnedNode extends Reachable {
   process: CliProcess;
   port: number;
   dataDir: string;
+  // Set once the process has exited.
+  gone: boolean;
 }
 
 export interface ClusterOptions {
@@ -62,6 +64,8 @@ export class TestCluster {
       PRIM_NODE_ID: nodeId,
       PRIM_CLUSTER_TTL: '2s',
       PRIM_SHUTDOWN_TIMEOUT: '2s',
+      // CLUSTER_TEST_LOG=warn shows what the in-process nodes log.
+      ...(process.env.CLUSTER_TEST_LOG ? { PRIM_LOG_LEVEL: process.env.CLUSTER_TEST_LOG } : {}),
       ...this.env,
       ...extra,
     };
@@ -95,10 +99,32 @@ export class TestCluster {
       process: child,
       port,
       dataDir,
+      gone: false,
     };
+    void child.exited.then(() => (spawned.gone = true));
     this.spawned.push(spawned);
     await waitReady(spawned);
+    await this.settle();
     return spawned;
+  }
+
+  // Resolves once every node lists every node in /system/state: the
+  // cluster is formed, and what a test does next is not a race with a node
+  // still joining. A node that has only just joined is the concern of the
+  // tests that say so.
+  async settle(timeoutMs = 5000): Promise<void> {
+    const all: Reachable[] = [...this.nodes, ...this.spawned.filter((node) => !node.gone)];
+    const ids = [
+      ...this.nodes.map((node) => node.context.nodeId),
+      ...this.spawned.filter((node) => !node.gone).map((node) => node.nodeId),
+    ].sort();
+    await eventually(async () => {
+      for (const node of all) {
+        const state = await call(node.url, 'GET', '/system/state', { auth: node.adminAuth });
+        const listed = (state.data?.nodes ?? []).map((entry: { nodeId: string }) => entry.nodeId);
+        expect(listed, `the nodes ${node.url} lists`).toEqual(ids);
+      }
+    }, timeoutMs);
   }
 
   node(nodeId: string): TestNode {
@@ -187,6 +213,7 @@ export async function startCluster(
   clusters.push(cluster);
   // One after the other: the first node creates the store's schema.
   for (const nodeId of nodeIds) await cluster.addNode(nodeId);
+  await cluster.settle();
   return cluster;
 }
 

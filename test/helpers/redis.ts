@@ -121,6 +121,33 @@ export class TestRedis {
     }
   }
 
+  // The keys whose name or content (string, hash, set, sorted set or list)
+  // holds `text`, in every database: whatever a node left behind that
+  // names a session or a node, whatever the layout of prim's keys.
+  async keysMentioning(text: string): Promise<string[]> {
+    const client = this.client();
+    await client.connect();
+    try {
+      const found: string[] = [];
+      for (const { db, key } of await this.allKeys()) {
+        await client.select(db);
+        const type = await client.type(key);
+        let content: string[] = [];
+        if (type === 'string') content = [(await client.get(key)) ?? ''];
+        else if (type === 'hash') content = Object.entries(await client.hgetall(key)).flat();
+        else if (type === 'set') content = await client.smembers(key);
+        else if (type === 'zset') content = await client.zrange(key, 0, -1);
+        else if (type === 'list') content = await client.lrange(key, 0, -1);
+        if (key.includes(text) || content.some((item) => item.includes(text))) {
+          found.push(db === 0 ? key : `db${db}:${key}`);
+        }
+      }
+      return found;
+    } finally {
+      client.disconnect();
+    }
+  }
+
   // Stops the server, closes the test's clients and removes the folder.
   async destroy(): Promise<void> {
     for (const client of this.clients.splice(0)) client.disconnect();
