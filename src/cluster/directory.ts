@@ -21,9 +21,8 @@ const CACHE_MS = 1000;
 const RECHECK_MS = 100;
 
 export class NodeDirectory {
+  // The last successful look-up, also kept while Redis is away.
   private cached: { at: number; nodes: NodeRecord[] } | undefined;
-  // The nodes of the last successful look-up, kept while Redis is away.
-  private known: NodeRecord[] = [];
 
   constructor(
     private readonly redis: RedisClient,
@@ -55,17 +54,16 @@ export class NodeDirectory {
     const ids = await this.redis.zrangebyscore(this.keys.nodes(), now, '+inf');
     const records = await Promise.all(ids.map((id) => this.redis.get(this.keys.node(id))));
     const nodes = records
-      .filter((raw): raw is string => raw !== null)
-      .map((raw) => JSON.parse(raw) as NodeRecord)
+      .map(parseRecord)
+      .filter((record): record is NodeRecord => record !== undefined)
       .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
     this.cached = { at: now, nodes };
-    this.known = nodes;
     return nodes;
   }
 
   // The nodes that were live when Redis last answered.
   lastKnown(): NodeRecord[] {
-    return this.known;
+    return this.cached?.nodes ?? [];
   }
 
   // A live node by id, for each message routed to it: from a list at most a
@@ -78,5 +76,19 @@ export class NodeDirectory {
     // yet; a dead one never will be, so it is not looked for on every call.
     if (known || Date.now() - (this.cached?.at ?? 0) < RECHECK_MS) return known;
     return (await this.list()).find((node) => node.nodeId === nodeId);
+  }
+}
+
+// A record that is not one of prim's (written by hand, or cut off) is
+// skipped rather than routed to.
+function parseRecord(raw: string | null): NodeRecord | undefined {
+  if (raw === null) return undefined;
+  try {
+    const record = JSON.parse(raw) as NodeRecord;
+    return typeof record.nodeId === 'string' && typeof record.address === 'string'
+      ? record
+      : undefined;
+  } catch {
+    return undefined;
   }
 }

@@ -104,6 +104,13 @@ export class TestCluster {
     void child.exited.then(() => (spawned.gone = true));
     this.spawned.push(spawned);
     await waitReady(spawned);
+    const state = await call(spawned.url, 'GET', '/system/state', { auth: spawned.adminAuth });
+    if (state.data?.cluster !== true) {
+      throw new Error(
+        `${nodeId} (prim serve from dist/) is not in cluster mode: ` +
+          'is dist/ built from the current source? (npm run build)',
+      );
+    }
     await this.settle();
     return spawned;
   }
@@ -113,10 +120,12 @@ export class TestCluster {
   // still joining. A node that has only just joined is the concern of the
   // tests that say so.
   async settle(timeoutMs = 5000): Promise<void> {
-    const all: Reachable[] = [...this.nodes, ...this.spawned.filter((node) => !node.gone)];
+    const running = this.nodes.filter((node) => node.context.state === 'ready');
+    const spawned = this.spawned.filter((node) => !node.gone);
+    const all: Reachable[] = [...running, ...spawned];
     const ids = [
-      ...this.nodes.map((node) => node.context.nodeId),
-      ...this.spawned.filter((node) => !node.gone).map((node) => node.nodeId),
+      ...running.map((node) => node.context.nodeId),
+      ...spawned.map((node) => node.nodeId),
     ].sort();
     await eventually(async () => {
       for (const node of all) {
@@ -125,12 +134,6 @@ export class TestCluster {
         expect(listed, `the nodes ${node.url} lists`).toEqual(ids);
       }
     }, timeoutMs);
-  }
-
-  node(nodeId: string): TestNode {
-    const node = this.nodes.find((candidate) => candidate.context.nodeId === nodeId);
-    if (!node) throw new Error(`no in-process node ${nodeId}`);
-    return node;
   }
 
   // A tenant created on the first node; its credentials and tokens work on
