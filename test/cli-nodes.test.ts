@@ -9,7 +9,7 @@ afterEach(stopClusters);
 describe('prim nodes', () => {
   it('lists every live node with its addresses, uptime and connections', async () => {
     const cluster = await startCluster(['n1', 'n2']);
-    const [n1, n2] = [cluster.node('n1'), cluster.node('n2')];
+    const [n1, n2] = cluster.nodes;
     const tenant = await cluster.tenant('acme');
     await tenant.connect(n2, 'alice');
     const env = cluster.nodeEnv('cli');

@@ -11,6 +11,14 @@ export interface AdminKey {
   file: string | undefined;
 }
 
+// The key a node on this config uses, without generating one: for the CLI
+// commands that talk to that node.
+export function existingAdminKey(configured: string | undefined, dataDir: string) {
+  if (configured) return configured;
+  const file = path.join(dataDir, 'admin.key');
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+}
+
 export function resolveAdminKey(configured: string | undefined, dataDir: string): AdminKey {
   if (configured) return { key: configured, generated: false, file: undefined };
   const file = path.join(dataDir, 'admin.key');

@@ -1,7 +1,6 @@
 // `prim bench`: a load generator against a running node. The work is in
 // src/bench/; this file turns flags and the config into options, shows the
 // run, and puts the throwaway tenant away afterwards.
-import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Command } from 'commander';
 import {
@@ -11,6 +10,7 @@ import {
   type BenchOptions,
   type BenchProgress,
 } from '../bench/runner.js';
+import { existingAdminKey } from '../auth/admin-key.js';
 import { nodeOrigin } from '../bench/rest.js';
 import { formatSummary } from '../bench/summary.js';
 import type { Config } from '../config/schema.js';
@@ -144,9 +144,7 @@ function adminKeyFor(flags: BenchFlags, target: Target, config: Config): string 
   if (flags.adminKey) return flags.adminKey;
   if (process.env.PRIM_ADMIN_KEY) return process.env.PRIM_ADMIN_KEY;
   if (!target.own) return undefined;
-  if (config.adminKey) return config.adminKey;
-  const file = path.join(config.dataDir, 'admin.key');
-  return existsSync(file) ? readFileSync(file, 'utf8').trim() || undefined : undefined;
+  return existingAdminKey(config.adminKey, config.dataDir);
 }
 
 function benchOptions(flags: BenchFlags, target: Target, config: Config): BenchOptions {

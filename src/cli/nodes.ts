@@ -3,7 +3,7 @@
 import type { Command } from 'commander';
 import { PrimError } from '../errors.js';
 import { cliConfig, examples, withJson } from './context.js';
-import { humanDuration, table, type Output } from './output.js';
+import { elapsed, table, type Output } from './output.js';
 
 export function registerNodes(program: Command, out: Output): void {
   withJson(program.command('nodes'))
@@ -40,7 +40,7 @@ export function registerNodes(program: Command, out: Output): void {
               node.nodeId,
               node.address,
               node.http,
-              humanDuration(node.uptimeMs),
+              elapsed(node.uptimeMs),
               String(node.connections),
               node.version,
             ]),

@@ -43,6 +43,9 @@ export class ClusterNode {
   // Set while Redis is away, to log its loss and return once each.
   private lost = false;
   private stopping = false;
+  // Redis Cluster keeps its client 'ready' while a shard is down and every
+  // command on it fails: the last refresh's outcome is what tells.
+  private refreshFailed = false;
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -113,20 +116,22 @@ export class ClusterNode {
 
   // Why the node cannot serve the cluster now, or undefined.
   readiness(): string | undefined {
-    return isReady(this.redis) ? undefined : 'Redis unreachable';
+    return isReady(this.redis) && !this.refreshFailed ? undefined : 'Redis unreachable';
   }
 
-  // Every live node's state, this one's from memory.
+  // Every live node's state, this one's from memory and always there (its
+  // record may be missing while Redis is away or just back). While Redis is
+  // away, the other nodes are those known before that still answer.
   async nodeStates(): Promise<NodeStateReply[]> {
-    const nodes = await this.directory.list();
-    const states = await Promise.all(
-      nodes.map((node) =>
-        node.nodeId === this.options.nodeId
-          ? this.stateReply()
-          : this.peers.state(node.address).catch(() => undefined),
-      ),
+    const nodes = await this.directory.list().catch(() => this.directory.lastKnown());
+    const others = await Promise.all(
+      nodes
+        .filter((node) => node.nodeId !== this.options.nodeId)
+        .map((node) => this.peers.state(node.address).catch(() => undefined)),
     );
-    return states.filter((state): state is NodeStateReply => state !== undefined);
+    return [this.stateReply(), ...others]
+      .filter((state): state is NodeStateReply => state !== undefined)
+      .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
   }
 
   stateReply(): NodeStateReply {
@@ -198,8 +203,10 @@ export class ClusterNode {
       await this.presence.publishAll(this.options.registry.all());
       const live = await this.directory.list();
       this.peers.retain(new Set(live.map((node) => node.address)));
+      this.refreshFailed = false;
     } catch (err) {
-      this.log.warn({ err }, 'registry refresh failed; retrying');
+      if (!this.refreshFailed) this.log.warn({ err }, 'registry refresh failed; not ready');
+      this.refreshFailed = true;
     }
   }
 

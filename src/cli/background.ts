@@ -1,0 +1,150 @@
+// The background node's process: its pid file, the signals that stop it,
+// and its log file, all in dataDir.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import type { Config } from '../config/schema.js';
+
+// The CLI entry the background node runs: the package's own, whichever
+// path this CLI was started by.
+const BIN = fileURLToPath(new URL('../../bin/prim', import.meta.url));
+
+const POLL_MS = 100;
+// After SIGTERM a node that is not ready yet has no drain to finish; it
+// gets this long, and after SIGKILL the OS gets as long to remove it.
+export const KILL_GRACE_MS = 5000;
+// Enough of the log to show why a start failed.
+const LOG_TAIL_LINES = 20;
+const LOG_TAIL_BYTES = 64 * 1024;
+
+export function daemonFiles(config: Config): { pidFile: string; logFile: string } {
+  return {
+    pidFile: path.join(config.dataDir, 'prim.pid'),
+    logFile: path.join(config.dataDir, 'prim.log'),
+  };
+}
+
+// A missing or garbled pid file names no node.
+function pidInFile(file: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw err;
+  }
+  const pid = Number(text.trim());
+  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+// A pid file outlives a node that was killed, and its pid may since belong
+// to an unrelated process, which must never be signalled. On Linux /proc
+// tells what runs under the pid; a zombie (exited, not yet reaped by its
+// new parent) has an empty command line and counts as gone.
+function isPrimNode(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (err) {
+    // EPERM: the process exists but belongs to someone else.
+    if ((err as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  let cmdline: string;
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+  } catch {
+    // Elsewhere there is no /proc, and being alive is all that is known.
+    return process.platform !== 'linux';
+  }
+  const args = cmdline.split('\0');
+  return args.includes('serve') && args.some((arg) => path.basename(arg) === 'prim');
+}
+
+export function livePid(pidFile: string): number | undefined {
+  const pid = pidInFile(pidFile);
+  return pid !== undefined && isPrimNode(pid) ? pid : undefined;
+}
+
+// Only while the file still names this pid: a second `prim start` racing
+// this one may have written its own since.
+export function removePidFile(pidFile: string, pid: number): void {
+  if (pidInFile(pidFile) === pid) rmSync(pidFile, { force: true });
+}
+
+async function untilGone(pid: number, timeoutMs: number): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  while (isPrimNode(pid)) {
+    const left = deadline - Date.now();
+    if (left <= 0) return false;
+    await delay(Math.min(POLL_MS, left));
+  }
+  return true;
+}
+
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (err) {
+    // Gone in the meantime, which is what the signal was for.
+    if ((err as NodeJS.ErrnoException).code !== 'ESRCH') throw err;
+  }
+}
+
+// SIGTERM, and SIGKILL when the node has not exited within graceMs.
+export async function terminate(
+  pid: number,
+  graceMs: number,
+): Promise<{ killed: boolean; durationMs: number }> {
+  const begun = Date.now();
+  signal(pid, 'SIGTERM');
+  if (await untilGone(pid, graceMs)) return { killed: false, durationMs: Date.now() - begun };
+  signal(pid, 'SIGKILL');
+  await untilGone(pid, KILL_GRACE_MS);
+  return { killed: true, durationMs: Date.now() - begun };
+}
+
+// `prim serve` in a session of its own, so that the terminal's Ctrl-C and
+// hang-up do not reach it. Both its streams go to the log file, and this
+// process keeps no handle on it and can exit. `logFrom` is where this
+// start's part of the log begins.
+export function spawnNode(
+  configFlag: string | undefined,
+  logFile: string,
+): { child: ChildProcess; logFrom: number } {
+  const log = openSync(logFile, 'a', 0o600);
+  try {
+    const args = [BIN, 'serve', ...(configFlag === undefined ? [] : ['--config', configFlag])];
+    const logFrom = fstatSync(log).size;
+    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+    child.unref();
+    return { child, logFrom };
+  } finally {
+    closeSync(log);
+  }
+}
+
+// How the child ended, in words, once it has.
+export function endOf(child: ChildProcess): Promise<string> {
+  return new Promise((resolve) => {
+    child.once('exit', (code, name) =>
+      resolve(name ? `was killed by ${name}` : `exited with code ${code}`),
+    );
+    child.once('error', (err) => resolve(`could not be started (${err.message})`));
+  });
+}
+
+// The last lines written to the log since `from`: why the start failed.
+export function logTail(logFile: string, from: number): string[] {
+  const fd = openSync(logFile, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const start = Math.max(from, size - LOG_TAIL_BYTES);
+    const buffer = Buffer.alloc(Math.max(0, size - start));
+    readSync(fd, buffer, 0, buffer.length, start);
+    const text = buffer.toString('utf8').trimEnd();
+    return text === '' ? [] : text.split('\n').slice(-LOG_TAIL_LINES);
+  } finally {
+    closeSync(fd);
+  }
+}

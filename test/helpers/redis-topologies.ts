@@ -1,0 +1,323 @@
+// The Redis setups production runs prim on, each of the test's own: a
+// primary watched by one Sentinel, and a Redis Cluster of three primaries.
+// Every server is a real redis-server on free 127.0.0.1 ports, in a
+// temporary folder, with nothing persisted, and is stopped by its pid.
+import { execFile, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort } from './cli.js';
+import { tempDir } from './node.js';
+
+const SERVER = '/usr/bin/redis-server';
+const CLI = '/usr/bin/redis-cli';
+// A shared Redis listens there; a test must never reach it.
+const FORBIDDEN_PORT = 6379;
+const READY_MS = 10_000;
+const SENTINEL_NAME = 'mymaster';
+
+export type TopologyMode = 'sentinel' | 'cluster';
+
+// One redis-server (or Sentinel) child process.
+class ServerProcess {
+  private output = '';
+  private readonly child: ChildProcess;
+
+  constructor(
+    readonly port: number,
+    args: string[],
+    cwd: string,
+  ) {
+    this.child = spawn(SERVER, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const take = (chunk: Buffer) => {
+      // Only the start of the log matters for a failed start.
+      if (this.output.length < 8000) this.output += String(chunk);
+    };
+    this.child.stdout!.on('data', take);
+    this.child.stderr!.on('data', take);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  get exited(): boolean {
+    return this.child.exitCode !== null || this.child.signalCode !== null;
+  }
+
+  get log(): string {
+    return this.output;
+  }
+
+  // Kills the process by its pid and resolves once it has exited.
+  async stop(): Promise<void> {
+    if (this.exited || this.child.pid === undefined) return;
+    const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
+    process.kill(this.child.pid, 'SIGKILL');
+    await gone;
+  }
+}
+
+// A running topology. `url`, `running`, `restart` and `destroy` are what
+// TestCluster uses of a single redis-server.
+export class RedisTopology {
+  private destroyed = false;
+
+  constructor(
+    readonly mode: TopologyMode,
+    // redis:// to one server of the topology; prim takes only credentials
+    // from it in these modes.
+    readonly url: string,
+    // What redis.nodes lists: the Sentinels, or the cluster's nodes.
+    readonly nodes: string[],
+    readonly sentinelName: string,
+    private readonly servers: ServerProcess[],
+    private readonly dir: string,
+  ) {}
+
+  get running(): boolean {
+    return !this.destroyed;
+  }
+
+  get pids(): number[] {
+    return this.servers.map((server) => server.pid).filter((pid) => pid !== undefined);
+  }
+
+  restart(): Promise<void> {
+    return Promise.reject(new Error(`a ${this.mode} topology is not restarted by tests`));
+  }
+
+  async destroy(): Promise<void> {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    await Promise.all(this.servers.map((server) => server.stop()));
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+const started = new Set<RedisTopology>();
+
+// One primary and one Sentinel that watches it as `mymaster`, quorum 1.
+// Resolves once the Sentinel names the primary and sees it up.
+export async function startSentinel(): Promise<RedisTopology> {
+  const dir = tempDir('prim-sentinel-');
+  const servers: ServerProcess[] = [];
+  try {
+    const primary = await launch(servers, dir, (port) => dataArgs(port, dir));
+    const sentinel = await launch(servers, dir, (port) => {
+      // A Sentinel rewrites its own configuration file, so it is one of
+      // the test's files, never a shared one.
+      const file = path.join(dir, `sentinel-${port}.conf`);
+      writeFileSync(
+        file,
+        [
+          `port ${port}`,
+          'bind 127.0.0.1',
+          `dir ${dir}`,
+          `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${primary.port} 1`,
+          `sentinel down-after-milliseconds ${SENTINEL_NAME} 5000`,
+          '',
+        ].join('\n'),
+      );
+      return [file, '--sentinel', '--loglevel', 'warning'];
+    });
+
+    await until(`the Sentinel on ${sentinel.port} watches ${SENTINEL_NAME}`, servers, async () => {
+      const address = await ask(
+        sentinel.port,
+        'SENTINEL',
+        'get-master-addr-by-name',
+        SENTINEL_NAME,
+      );
+      const master = await ask(sentinel.port, 'SENTINEL', 'master', SENTINEL_NAME);
+      const fields = Array.isArray(master) ? master.map(String) : [];
+      const flags = fields[fields.indexOf('flags') + 1];
+      return (
+        JSON.stringify(address) === JSON.stringify(['127.0.0.1', String(primary.port)]) &&
+        flags === 'master'
+      );
+    });
+
+    // The URL names the Sentinel, not the primary: a node that ignored
+    // redis.mode and took the URL as its server would fail at once.
+    return track(
+      new RedisTopology(
+        'sentinel',
+        `redis://127.0.0.1:${sentinel.port}`,
+        [`127.0.0.1:${sentinel.port}`],
+        SENTINEL_NAME,
+        servers,
+        dir,
+      ),
+    );
+  } catch (err) {
+    await Promise.all(servers.map((server) => server.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+// A Redis Cluster of `size` primaries without replicas, every slot
+// assigned. Resolves once every node reports cluster_state:ok.
+export async function startRedisCluster(size = 3): Promise<RedisTopology> {
+  const dir = tempDir('prim-redis-cluster-');
+  const servers: ServerProcess[] = [];
+  try {
+    for (let i = 0; i < size; i += 1) {
+      // The bus port is set explicitly: the default, port + 10000, may
+      // be taken or past 65535.
+      const bus = await allowedPort();
+      await launch(servers, dir, (port) => [
+        ...dataArgs(port, dir),
+        '--cluster-enabled',
+        'yes',
+        '--cluster-port',
+        String(bus),
+        '--cluster-config-file',
+        path.join(dir, `nodes-${port}.conf`),
+        '--cluster-node-timeout',
+        '5000',
+      ]);
+    }
+    const nodes = servers.map((server) => `127.0.0.1:${server.port}`);
+
+    await run(CLI, ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
+    await until('every cluster node reports cluster_state:ok', servers, async () => {
+      for (const server of servers) {
+        const info = String(await ask(server.port, 'CLUSTER', 'INFO'));
+        if (!info.includes('cluster_state:ok')) return false;
+        if (!info.includes(`cluster_known_nodes:${size}`)) return false;
+      }
+      return true;
+    });
+
+    return track(new RedisTopology('cluster', `redis://${nodes[0]}`, nodes, '', servers, dir));
+  } catch (err) {
+    await Promise.all(servers.map((server) => server.stop()));
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
+}
+
+// For afterEach: every topology started since the last call is stopped
+// and its folder removed.
+export async function stopTopologies(): Promise<void> {
+  const topologies = [...started];
+  started.clear();
+  await Promise.all(topologies.map((topology) => topology.destroy()));
+}
+
+function track(topology: RedisTopology): RedisTopology {
+  started.add(topology);
+  return topology;
+}
+
+function dataArgs(port: number, dir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--dir',
+    dir,
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
+}
+
+async function allowedPort(): Promise<number> {
+  for (;;) {
+    const port = await freePort();
+    if (port !== FORBIDDEN_PORT) return port;
+  }
+}
+
+// Starts a server on a free port and resolves once it answers PING. A
+// port taken between freePort() and the bind makes the server exit at
+// once; a few other ports are tried before giving up.
+async function launch(
+  servers: ServerProcess[],
+  cwd: string,
+  args: (port: number) => string[],
+): Promise<ServerProcess> {
+  if (!existsSync(SERVER) || !existsSync(CLI)) {
+    throw new Error(`${SERVER} and ${CLI} are needed (apt-get install redis-server)`);
+  }
+  let failure = '';
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    const port = await allowedPort();
+    const server = new ServerProcess(port, args(port), cwd);
+    servers.push(server);
+    const deadline = Date.now() + READY_MS;
+    while (!server.exited && Date.now() < deadline) {
+      if ((await ask(port, 'PING')) === 'PONG') return server;
+      await pause(25);
+    }
+    await server.stop();
+    servers.splice(servers.indexOf(server), 1);
+    failure = `redis-server on port ${port} did not answer PING:\n${server.log}`;
+  }
+  throw new Error(failure);
+}
+
+// Polls `ready` until it holds; fails with the servers' logs otherwise.
+async function until(
+  what: string,
+  servers: ServerProcess[],
+  ready: () => Promise<boolean>,
+): Promise<void> {
+  const deadline = Date.now() + READY_MS;
+  while (!(await ready())) {
+    const dead = servers.find((server) => server.exited);
+    if (dead) throw new Error(`redis-server on ${dead.port} exited:\n${dead.log}`);
+    if (Date.now() > deadline) {
+      const logs = servers.map((server) => `--- ${server.port}\n${server.log}`).join('\n');
+      throw new Error(`not within ${READY_MS}ms: ${what}\n${logs}`);
+    }
+    await pause(50);
+  }
+}
+
+// One command on a connection of its own that neither retries nor
+// queues; undefined when the server does not answer or refuses it.
+async function ask(port: number, ...args: string[]): Promise<unknown> {
+  const client = new Redis({
+    host: '127.0.0.1',
+    port,
+    lazyConnect: true,
+    enableOfflineQueue: false,
+    enableReadyCheck: false,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null,
+    connectTimeout: 500,
+    commandTimeout: 1000,
+  });
+  client.on('error', () => {
+    // Refused connections are expected while a server starts.
+  });
+  try {
+    await client.connect();
+    return await client.call(args[0]!, ...args.slice(1));
+  } catch {
+    return undefined;
+  } finally {
+    client.disconnect();
+  }
+}
+
+function run(file: string, args: string[]): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { timeout: READY_MS }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`${file} ${args.join(' ')} failed:\n${stdout}${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
