@@ -20,9 +20,16 @@ import {
 export interface BenchOptions extends BenchCredentials {
   // http(s)://host:port of a running node.
   url: string;
-  // Users, one connection each; every one of them receives.
+  // Another node of the same cluster (or the same one) for the users who
+  // do not send. With it, senders write only to those users, so that every
+  // message is pushed to a session there: `bench/hot-path.mjs` measures the
+  // hop between two nodes with it.
+  receiverUrl?: string;
+  // Users, one connection each; every one of them receives, unless
+  // receiverUrl gives the receivers a node of their own.
   connections: number;
-  // How many of those users send, each to the others in turn.
+  // How many of those users send, each to the others in turn (with
+  // receiverUrl, to the users who do not send).
   senders: number;
   // Messages a second from all senders together; 0 means each sender
   // sends its next message as soon as the previous one is acked.
@@ -54,6 +61,8 @@ export interface BenchProgress {
 
 export interface BenchResult {
   url: string;
+  // Set when the run had receivers of their own, on this node.
+  receiverUrl?: string;
   tenant: string;
   connections: number;
   senders: number;
@@ -103,7 +112,8 @@ export async function runBench(
   const tenant = await benchTenant(node, options);
   if (tenant.throwaway) options.onThrowawayTenant?.(tenant.account);
   try {
-    return await runAs(node, tenant, options, onProgress);
+    const receivers = options.receiverUrl ? new BenchNode(options.receiverUrl) : node;
+    return await runAs({ node, receivers }, tenant, options, onProgress);
   } finally {
     // Nobody else knows a throwaway tenant's authCode, so one left enabled
     // by a node that went away is harmless; disabling it marks it as done.
@@ -114,7 +124,7 @@ export async function runBench(
 // What the numbers alone do not say: a node URL, senders that are some of
 // the connections, and a tenant to send as.
 export function checkBenchOptions(options: BenchOptions): void {
-  const { connections, senders } = options;
+  const { connections, senders, receiverUrl } = options;
   nodeOrigin(options.url);
   if (!Number.isInteger(senders) || senders < 1 || senders > connections) {
     throw new PrimError(
@@ -123,11 +133,28 @@ export function checkBenchOptions(options: BenchOptions): void {
         `--connections (${connections})`,
     );
   }
+  if (receiverUrl !== undefined) {
+    nodeOrigin(receiverUrl);
+    if (senders === connections) {
+      throw new PrimError(
+        'BAD_PARAMETER',
+        `receiverUrl: ${senders} senders of ${connections} connections leave ` +
+          'nobody to receive; use fewer senders than connections',
+      );
+    }
+  }
   checkCredentials(options);
 }
 
+// The node the senders connect to, which also issues the tokens, and the
+// one the receivers connect to.
+interface BenchNodes {
+  node: BenchNode;
+  receivers: BenchNode;
+}
+
 async function runAs(
-  node: BenchNode,
+  { node, receivers }: BenchNodes,
   tenant: BenchTenant,
   options: BenchOptions,
   onProgress: (progress: BenchProgress) => void,
@@ -165,8 +192,9 @@ async function runAs(
     const tokens = await issueTokens(node, tenant, userIds);
     // connections[i] is user i's, whatever order they opened in: a sender
     // must never pick itself as the receiver.
-    const connections = await mapLimited(tokens, CONNECT_CONCURRENCY, async (token) => {
-      const connection = await BenchConnection.open(node.accUrl(token), node.baseUrl, tally);
+    const connections = await mapLimited(tokens, CONNECT_CONCURRENCY, async (token, i) => {
+      const at = i < options.senders ? node : receivers;
+      const connection = await BenchConnection.open(at.accUrl(token), at.baseUrl, tally);
       opened.push(connection);
       return connection;
     });
@@ -189,6 +217,7 @@ async function runAs(
 
     return {
       url: node.baseUrl,
+      ...(options.receiverUrl ? { receiverUrl: receivers.baseUrl } : {}),
       tenant: tenant.account,
       connections: options.connections,
       senders: options.senders,
@@ -222,14 +251,20 @@ function startSending(
   const { senders, rate, size } = options;
   const padding = 'x'.repeat(size);
   const count = new Array<number>(senders).fill(0);
+  const receivers = userIds.length - senders;
   let sending = true;
 
   // Sender i writes to every other user in turn, so that each connection
-  // receives and no pair of users carries the whole load.
+  // receives and no pair of users carries the whole load; with receivers
+  // of their own, to each of them in turn.
+  const target = (i: number) =>
+    options.receiverUrl
+      ? senders + ((i + count[i]) % receivers)
+      : (i + 1 + (count[i] % (userIds.length - 1))) % userIds.length;
   const sendOne = (i: number) => {
-    const target = (i + 1 + (count[i] % (userIds.length - 1))) % userIds.length;
+    const to = target(i);
     count[i] += 1;
-    connections[i].send(userIds[target], messageText(size, padding));
+    connections[i].send(userIds[to], messageText(size, padding));
   };
 
   if (rate === 0) {

@@ -6,7 +6,7 @@ import type { BenchResult } from './runner.js';
 export function formatSummary(result: BenchResult): string[] {
   const counts: Array<[string, string]> = [
     ['tenant', result.tenant],
-    ['connections', `${result.connections}, ${result.senders} sending`],
+    ['connections', connectionsText(result)],
     ['rate', result.rate === 0 ? 'unthrottled (next message on ack)' : `${result.rate} msgs/s`],
     ['message size', `${result.size} bytes`],
     ['connect time', `${result.connectMs} ms`],
@@ -27,6 +27,15 @@ export function formatSummary(result: BenchResult): string[] {
   const width = Math.max(...counts.map(([name]) => name.length));
   const lines = counts.map(([name, value]) => `${name.padEnd(width)}  ${value}`);
   return [...lines, '', ...latency];
+}
+
+// With receivers of their own, where each side was connected.
+function connectionsText(result: BenchResult): string {
+  const { connections, senders, url, receiverUrl } = result;
+  if (receiverUrl === undefined) return `${connections}, ${senders} sending`;
+  const where = receiverUrl === url ? 'the same node' : receiverUrl;
+  const receivers = connections - senders;
+  return `${connections}: ${senders} sending on ${url}, ${receivers} receiving on ${where}`;
 }
 
 function errorsText(result: BenchResult): string {

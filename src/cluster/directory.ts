@@ -16,13 +16,14 @@ export interface NodeRecord {
 }
 
 // How long a looked-up list of nodes is reused to find a node's address,
-// and how old it must be before a node missing from it is looked up again.
+// and how long a node that was not found is not looked for again.
 const CACHE_MS = 1000;
-const RECHECK_MS = 100;
 
 export class NodeDirectory {
   // The last successful look-up, also kept while Redis is away.
   private cached: { at: number; nodes: NodeRecord[] } | undefined;
+  // nodeId → when a fresh look-up did not find it.
+  private readonly missed = new Map<string, number>();
 
   constructor(
     private readonly redis: RedisClient,
@@ -67,15 +68,21 @@ export class NodeDirectory {
   }
 
   // A live node by id, for each message routed to it: from a list at most a
-  // second old.
+  // second old. A node missing from it may have registered since, and is
+  // looked up at once; a dead one (its presence outlives it by up to a TTL)
+  // at most once a second.
   async find(nodeId: string): Promise<NodeRecord | undefined> {
-    const fresh = this.cached && Date.now() - this.cached.at < CACHE_MS;
-    const nodes = fresh ? this.cached!.nodes : await this.list();
-    const known = nodes.find((node) => node.nodeId === nodeId);
-    // A node that registered within the last second is not in the cache
-    // yet; a dead one never will be, so it is not looked for on every call.
-    if (known || Date.now() - (this.cached?.at ?? 0) < RECHECK_MS) return known;
-    return (await this.list()).find((node) => node.nodeId === nodeId);
+    const now = Date.now();
+    if (this.cached && now - this.cached.at < CACHE_MS) {
+      const known = this.cached.nodes.find((node) => node.nodeId === nodeId);
+      if (known || now - (this.missed.get(nodeId) ?? 0) < CACHE_MS) return known;
+    }
+    const found = (await this.list()).find((node) => node.nodeId === nodeId);
+    if (found) this.missed.delete(nodeId);
+    else this.missed.set(nodeId, now);
+    // Ids of nodes dead for a while need not be kept.
+    for (const [id, at] of this.missed) if (now - at > 60_000) this.missed.delete(id);
+    return found;
   }
 }
 

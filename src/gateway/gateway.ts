@@ -37,6 +37,9 @@ export class Gateway {
   private readonly log: Logger;
   private readonly sweeper: NodeJS.Timeout;
   private readonly pending = new Set<Session>();
+  // Sessions are taken from open() until drain(): before, other nodes could
+  // not reach them yet.
+  private accepting = false;
   private draining = false;
 
   constructor(readonly deps: GatewayDeps) {
@@ -65,8 +68,9 @@ export class Gateway {
       config.limits.maxBufferedBytes,
       config.limits.messagesPerSecond,
     );
-    if (this.draining) {
-      session.close(CloseCode.DRAINING, 'server draining; reconnect now');
+    if (!this.accepting || this.draining) {
+      const why = this.draining ? 'server draining' : 'server starting';
+      session.close(CloseCode.DRAINING, `${why}; reconnect now`);
       return;
     }
     if (registry.size + this.pending.size >= config.limits.maxConnections) {
@@ -233,6 +237,10 @@ export class Gateway {
         this.log.warn({ tenant: account, err }, 'tenant check failed');
       }
     }
+  }
+
+  open(): void {
+    this.accepting = true;
   }
 
   // Stops taking connections and closes each session with 4000 once the

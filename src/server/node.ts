@@ -107,6 +107,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
   await cluster?.announce(`${host}:${port}`);
+  gateway.open();
   context.state = 'ready';
   log.info(
     {

@@ -1,0 +1,374 @@
+// A cluster when things break: a node killed outright, Redis lost and
+// back under traffic, a peer that does not answer within the deadline.
+// Whatever happens, an acknowledged message is never lost.
+//
+// The nodes that get killed or frozen run `prim serve` from the build in
+// dist/ (`npm run build`), since only a real process can be SIGKILLed.
+import { afterEach, expect, test } from 'vitest';
+import WebSocket from 'ws';
+import { killCliProcesses } from './helpers/cli.js';
+import {
+  closeClients,
+  connect,
+  connectUser,
+  type Frame,
+  type TestClient,
+} from './helpers/client.js';
+import {
+  eventually,
+  range,
+  readyz,
+  startCluster,
+  stopClusters,
+  type ClusterTenant,
+  type Reachable,
+} from './helpers/cluster.js';
+import { stopTestNodes } from './helpers/node.js';
+import { call } from './helpers/rest.js';
+
+afterEach(async () => {
+  closeClients();
+  await killCliProcesses();
+  await stopClusters();
+  await stopTestNodes();
+});
+
+const FAST = { PRIM_LIMITS_MESSAGES_PER_SECOND: '10000' };
+
+async function caughtUp(client: TestClient) {
+  expect((await client.request('ping')).action).toBe('ok');
+}
+
+// The whole inbox after `since`, page by page.
+async function syncAll(client: TestClient, since = 0): Promise<Frame['msg'][]> {
+  const messages: Frame['msg'][] = [];
+  for (;;) {
+    const reply = await client.request('sync', { since, limit: 500 });
+    expect(reply.action).toBe('sync');
+    messages.push(...reply.msg.messages);
+    if (!reply.msg.hasMore) return messages;
+    since = reply.msg.messages.at(-1).inboxSeq;
+  }
+}
+
+// Sends every text at once and resolves with the acks in sent order.
+async function pipeline(client: TestClient, receiverId: string, texts: string[]) {
+  const base = `p${Math.random().toString(36).slice(2)}-`;
+  texts.forEach((message, i) =>
+    client.send({ seq: base + i, action: 'msg', msg: { receiverId, message } }),
+  );
+  return Promise.all(texts.map((_text, i) => client.next((f) => f.seq === base + i, 10_000)));
+}
+
+const onlineOn = async (tenant: ClusterTenant, node: Reachable, userId: string) =>
+  (await tenant.get(node, '/user/online', { userId, appPlatform: 'all' })).data.online as boolean;
+
+const liveNodes = async (node: Reachable) => {
+  const state = await call(node.url, 'GET', '/system/state', { auth: node.adminAuth });
+  return state.data.nodes.map((entry: { nodeId: string }) => entry.nodeId) as string[];
+};
+
+test('a killed node’s users are not shown online, and its traces are gone after the ttl', async () => {
+  const cluster = await startCluster(['n1']);
+  const n1 = cluster.nodes[0];
+  const n2 = await cluster.spawnNode('n2');
+  const acme = await cluster.tenant('acme');
+  const bob = await acme.connect(n2, 'bob');
+  const connId = bob.welcome.msg.connId as string;
+  expect(await onlineOn(acme, n1, 'bob')).toBe(true);
+  expect(await cluster.redis.keysMentioning(connId)).not.toEqual([]);
+
+  n2.process.signal('SIGKILL');
+  await n2.process.exited;
+  const killedAt = Date.now();
+
+  // Nobody removed bob's presence: until the 2 s ttl runs out it stays in
+  // Redis. The online routes ask the nodes themselves (gRPC LocalUsers),
+  // and a node that does not answer has no users to show.
+  expect(await cluster.redis.keysMentioning(connId)).not.toEqual([]);
+  expect(await onlineOn(acme, n1, 'bob')).toBe(false);
+
+  await eventually(async () => {
+    expect(await onlineOn(acme, n1, 'bob')).toBe(false);
+    expect(await liveNodes(n1)).toEqual(['n1']);
+    expect(await cluster.redis.keysMentioning(connId)).toEqual([]);
+  }, 6000);
+  expect(Date.now() - killedAt).toBeLessThan(6000);
+});
+
+test('users of a killed node sync on another node all that was acked meanwhile', async () => {
+  const cluster = await startCluster(['n1'], { env: FAST });
+  const n1 = cluster.nodes[0];
+  const n2 = await cluster.spawnNode('n2');
+  const acme = await cluster.tenant('acme');
+  const alice = await acme.open(n1, 'alice');
+  const bobToken = await acme.token('bob');
+  const bob = await connect(n2.url, bobToken);
+  await bob.next('welcome');
+
+  const first = await alice.request('msg', { receiverId: 'bob', message: 'before' });
+  expect(first.msg.delivered).toBe(true);
+  const seen = (await bob.next('msg')).msg.inboxSeq;
+  expect(seen).toBe(1);
+
+  n2.process.signal('SIGKILL');
+  await n2.process.exited;
+  await bob.closed;
+
+  // Before the ttl runs out: acked, not delivered, kept.
+  const started = Date.now();
+  const during = await pipeline(
+    alice,
+    'bob',
+    range(1, 5).map((n) => `during ${n}`),
+  );
+  expect(Date.now() - started).toBeLessThan(3000);
+  expect(during.map((ack) => ack.action)).toEqual(Array(5).fill('ack'));
+  expect(during.filter((ack) => ack.msg.delivered !== false)).toEqual([]);
+
+  // After it: the same.
+  await eventually(async () => expect(await liveNodes(n1)).toEqual(['n1']), 6000);
+  const after = await pipeline(
+    alice,
+    'bob',
+    range(1, 3).map((n) => `after ${n}`),
+  );
+  expect(after.filter((ack) => ack.msg.delivered !== false)).toEqual([]);
+
+  // bob comes back on n1 with the same token and gets exactly what he
+  // missed, in order.
+  const back = await connectUser(n1.url, bobToken);
+  expect(back.welcome.msg.inboxSeq).toBe(9);
+  const missed = await syncAll(back.client, seen);
+  expect(missed.map((message) => message.id)).toEqual(
+    [...during, ...after].map((ack) => ack.msg.id),
+  );
+  expect(missed.map((message) => message.inboxSeq)).toEqual(range(2, 9));
+  expect(missed.map((message) => message.message)).toEqual([
+    ...range(1, 5).map((n) => `during ${n}`),
+    ...range(1, 3).map((n) => `after ${n}`),
+  ]);
+
+  // Now on n1, he is reached again.
+  const again = await alice.request('msg', { receiverId: 'bob', message: 'welcome back' });
+  expect(again.msg.delivered).toBe(true);
+  expect((await back.client.next('msg')).msg.id).toBe(again.msg.id);
+});
+
+test('a node started again under the same id clears what its killed incarnation left', async () => {
+  // A long ttl: only the new incarnation's clean-up can remove bob in time.
+  const cluster = await startCluster(['n1'], { env: { PRIM_CLUSTER_TTL: '30s' } });
+  const n1 = cluster.nodes[0];
+  const n2 = await cluster.spawnNode('n2');
+  const acme = await cluster.tenant('acme');
+  const bob = await acme.connect(n2, 'bob');
+  const connId = bob.welcome.msg.connId as string;
+  await acme.open(n1, 'alice');
+
+  n2.process.signal('SIGKILL');
+  await n2.process.exited;
+  expect(await cluster.redis.keysMentioning(connId)).not.toEqual([]);
+
+  const reborn = await cluster.addNode('n2');
+  expect(await cluster.redis.keysMentioning(connId)).toEqual([]);
+  expect(await onlineOn(acme, n1, 'bob')).toBe(false);
+  expect(await onlineOn(acme, reborn, 'bob')).toBe(false);
+  const maps = await acme.get(n1, '/user/listUserMaps');
+  expect(Object.values(maps.data).flat()).toEqual(['alice']);
+  expect(await liveNodes(n1)).toEqual(['n1', 'n2']);
+
+  // Once n1 lists the new n2 at its new address, n2's users are reached.
+  const own = await call(reborn.url, 'GET', '/system/state', { auth: reborn.adminAuth });
+  const address = own.data.nodes.find((node: { nodeId: string }) => node.nodeId === 'n2').address;
+  await eventually(async () => {
+    const state = await call(n1.url, 'GET', '/system/state', { auth: n1.adminAuth });
+    expect(state.data.nodes.map((node: { address: string }) => node.address)).toContain(address);
+  });
+  const bobAgain = await acme.open(reborn, 'bob');
+  const ack = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'reborn' });
+  expect(ack.data.delivered).toBe(true);
+  expect((await bobAgain.next('msg')).msg.id).toBe(ack.data.id);
+});
+
+// One user sending a steady stream to one receiver; every frame sent is
+// remembered so that its ack, or its absence, is counted.
+class Stream {
+  readonly acks: Promise<Frame>[] = [];
+  // How many acks arrived so far.
+  settled = 0;
+  private timer: NodeJS.Timeout | undefined;
+  private n = 0;
+
+  constructor(
+    readonly from: TestClient,
+    readonly sender: string,
+    readonly receiverId: string,
+  ) {}
+
+  start(everyMs: number): void {
+    this.timer = setInterval(() => this.sendOne(), everyMs);
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  private sendOne(): void {
+    const seq = `s-${this.sender}-${this.receiverId}-${++this.n}`;
+    const message = `${this.sender}→${this.receiverId} ${this.n}`;
+    this.from.send({ seq, action: 'msg', msg: { receiverId: this.receiverId, message } });
+    const ack = this.from.next((frame) => frame.seq === seq, 20_000);
+    ack.then(
+      () => (this.settled += 1),
+      () => undefined, // counted as missing where the acks are checked
+    );
+    this.acks.push(ack);
+  }
+}
+
+test('across a Redis restart under traffic every acked message is pushed or synced, exactly once', async () => {
+  const cluster = await startCluster(['n1', 'n2'], { env: FAST });
+  const [n1, n2] = cluster.nodes;
+  const acme = await cluster.tenant('acme');
+  const sessions = [
+    await acme.connect(n1, 'alice'),
+    await acme.connect(n1, 'carol'),
+    await acme.connect(n2, 'bob'),
+    await acme.connect(n2, 'dave'),
+  ];
+  const [alice, carol, bob, dave] = sessions.map((session) => session.client);
+  const connIds = sessions.map((session) => session.welcome.msg.connId as string);
+  const streams = [
+    new Stream(alice, 'alice', 'bob'), // n1 → n2
+    new Stream(alice, 'alice', 'carol'), // n1 → n1
+    new Stream(dave, 'dave', 'alice'), // n2 → n1
+    new Stream(bob, 'bob', 'dave'), // n2 → n2
+  ];
+  const clients: Record<string, TestClient> = { alice, bob, carol, dave };
+  for (const stream of streams) stream.start(20);
+  const settled = () => streams.reduce((sum, stream) => sum + stream.settled, 0);
+  await eventually(() => expect(settled()).toBeGreaterThan(20));
+
+  await cluster.redis.stop();
+  for (const node of [n1, n2]) {
+    await eventually(async () => {
+      const ready = await readyz(node);
+      expect(ready.status).toBe(503);
+      expect(ready.body.data).toEqual({ ready: false });
+      expect(ready.body.msg).toMatch(/redis/i);
+    });
+  }
+
+  // Without Redis the nodes still take and store messages, over REST too.
+  // Long enough for a refresh of the registry to fail in between.
+  const atOutage = settled();
+  await eventually(() => expect(settled()).toBeGreaterThan(atOutage + 150));
+  for (const node of [n1, n2]) expect((await readyz(node)).status).toBe(503);
+  const rest = await acme.post(n2, '/msg/sendMsg', { receiverId: 'carol', message: 'no redis' });
+  expect(rest.status).toBe(200);
+  expect(rest.data.inboxSeq).toBeGreaterThan(0);
+
+  await cluster.redis.restart();
+  const back = Date.now();
+  for (const node of [n1, n2]) {
+    await eventually(async () => expect((await readyz(node)).status).toBe(200), 8000);
+  }
+  await eventually(async () => {
+    const maps = await acme.get(n1, '/user/listUserMaps');
+    expect(maps.data).toEqual({ n1: ['alice', 'carol'], n2: ['bob', 'dave'] });
+    expect(await liveNodes(n2)).toEqual(['n1', 'n2']);
+    // The empty Redis holds every session's presence again.
+    for (const connId of connIds) {
+      expect(await cluster.redis.keysMentioning(connId), connId).not.toEqual([]);
+    }
+  }, 8000);
+  expect(Date.now() - back).toBeLessThan(8000);
+  const atReturn = settled();
+  await eventually(() => expect(settled()).toBeGreaterThan(atReturn + 20));
+
+  for (const stream of streams) stream.stop();
+  // Losing Redis closed no session: a closed one would leave its frames
+  // unanswered below.
+  for (const [user, client] of Object.entries(clients)) {
+    expect(client.socket.readyState, `${user}'s session`).toBe(WebSocket.OPEN);
+  }
+  const acked = new Map<string, Frame[]>();
+  for (const stream of streams) {
+    const acks = await Promise.all(stream.acks);
+    expect(acks.filter((ack) => ack.action !== 'ack')).toEqual([]);
+    acked.set(`${stream.sender}→${stream.receiverId}`, acks);
+  }
+
+  // Every session stayed, and for each stream the receiver's inbox holds
+  // exactly what was acked, in order; pushes are a subset, none twice.
+  for (const client of Object.values(clients)) await caughtUp(client);
+  for (const stream of streams) {
+    const receiver = clients[stream.receiverId];
+    const ackedIds = acked.get(`${stream.sender}→${stream.receiverId}`)!.map((ack) => ack.msg.id);
+    const inbox = (await syncAll(receiver)).filter(
+      (message) => message.senderInfo.userId === stream.sender,
+    );
+    const label = `${stream.sender}→${stream.receiverId}`;
+    expect(
+      inbox.map((message) => message.id),
+      label,
+    ).toEqual(ackedIds);
+    const pushes = receiver.frames
+      .filter((frame) => frame.action === 'msg' && frame.msg.senderInfo.userId === stream.sender)
+      .map((frame) => frame.msg.id);
+    expect(new Set(pushes).size, label).toBe(pushes.length);
+    const known = new Set(ackedIds);
+    expect(
+      pushes.filter((id) => !known.has(id)),
+      label,
+    ).toEqual([]);
+    const seen = new Set([...pushes, ...inbox.map((message) => message.id)]);
+    expect(seen.size, label).toBe(ackedIds.length);
+  }
+  const total = [...acked.values()].reduce((sum, acks) => sum + acks.length, 0);
+  expect(total).toBeGreaterThan(100);
+
+  // Cross-node delivery works again.
+  const after = await alice.request('msg', { receiverId: 'bob', message: 'redis is back' });
+  expect(after.msg.delivered).toBe(true);
+  expect((await bob.next((frame) => frame.msg?.id === after.msg.id)).action).toBe('msg');
+}, 60_000);
+
+test('a peer that does not answer within the call deadline gets delivered:false, kept for sync', async () => {
+  // A long ttl keeps bob's presence while n2 is frozen: the deadline, not
+  // an expired record, must be what makes the message undelivered.
+  const env = { PRIM_GRPC_CALL_TIMEOUT: '300ms', PRIM_CLUSTER_TTL: '20s' };
+  const cluster = await startCluster(['n1'], { env });
+  const n1 = cluster.nodes[0];
+  const n2 = await cluster.spawnNode('n2');
+  const acme = await cluster.tenant('acme');
+  const alice = await acme.open(n1, 'alice');
+  const carol = await acme.open(n1, 'carol');
+  const bob = await acme.open(n2, 'bob');
+
+  const warm = await alice.request('msg', { receiverId: 'bob', message: 'warm' });
+  expect(warm.msg.delivered).toBe(true);
+  await bob.next('msg');
+
+  expect(await onlineOn(acme, n1, 'bob')).toBe(true);
+  n2.process.signal('SIGSTOP');
+  const sentAt = Date.now();
+  const frozen = await alice.request('msg', { receiverId: 'bob', message: 'to a frozen peer' });
+  const tookMs = Date.now() - sentAt;
+  expect(frozen.msg).toMatchObject({ inboxSeq: 2, delivered: false });
+  expect(tookMs).toBeGreaterThanOrEqual(250);
+  expect(tookMs).toBeLessThan(2000);
+
+  const viaRest = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'rest' });
+  expect(viaRest.data).toMatchObject({ delivered: false });
+
+  // The frozen peer holds up nobody else.
+  const local = await alice.request('msg', { receiverId: 'carol', message: 'local' });
+  expect(local.msg.delivered).toBe(true);
+  expect((await carol.next('msg')).msg.id).toBe(local.msg.id);
+
+  n2.process.signal('SIGCONT');
+  const inbox = await syncAll(bob, 1);
+  expect(inbox.map((message) => message.id)).toEqual([frozen.msg.id, viaRest.data.id]);
+  expect(inbox.map((message) => message.message)).toEqual(['to a frozen peer', 'rest']);
+});
