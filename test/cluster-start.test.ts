@@ -52,4 +52,17 @@ describe('cluster node start', () => {
     expect(node.context.cluster?.address).toMatch(/^127\.0\.0\.2:\d+$/);
     expect(node.context.cluster?.address).not.toBe('127.0.0.2:1');
   });
+
+  it('refuses a second live node with the same nodeId, and keeps the first one whole', async () => {
+    const redis = await startRedis();
+    const env = { ...clusterEnv(redis.url), PRIM_NODE_ID: 'n1' };
+    const first = await startTestNode(env);
+    await expect(startTestNode(env)).rejects.toThrow(
+      `nodeId "n1" is in use by a running node (gRPC ${first.context.cluster?.address})`,
+    );
+    // The first node's record is still there and it still answers.
+    const nodes = await first.context.cluster!.nodeStates();
+    expect(nodes.map((node) => node.nodeId)).toEqual(['n1']);
+    expect(await redis.allKeys()).toContainEqual({ db: 0, key: 'prim:node:n1' });
+  });
 });

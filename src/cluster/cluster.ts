@@ -39,7 +39,6 @@ export class ClusterNode {
   private http = '';
   private refresher: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
-  private readonly peers: PeerPool;
   // Set while Redis is away, to log its loss and return once each.
   private lost = false;
   private stopping = false;
@@ -52,18 +51,14 @@ export class ClusterNode {
     private readonly redis: RedisClient,
     private readonly directory: NodeDirectory,
     private readonly presence: Presence,
+    private readonly peers: PeerPool,
     private readonly server: PeerServer,
     private readonly log: Logger,
   ) {
     const { config, registry } = options;
     this.address =
       config.grpc.port === 0 ? withPort(config.grpc.advertise, server.port) : config.grpc.advertise;
-    this.peers = new PeerPool(
-      config.cluster.secret!,
-      config.grpc.callTimeout,
-      maxMessageBytes(config.limits.maxFrameBytes),
-    );
-    this.delivery = new ClusterDelivery(registry, presence, directory, this.peers, log);
+    this.delivery = new ClusterDelivery(registry, presence, directory, peers, log);
   }
 
   static async start(options: ClusterOptions): Promise<ClusterNode> {
@@ -73,8 +68,12 @@ export class ClusterNode {
     const keys = new Keys(config.redis.prefix);
     const ttl = config.cluster.ttl;
     const presence = new Presence(redis, keys, nodeId, ttl);
+    const directory = new NodeDirectory(redis, keys, ttl);
+    const maxBytes = maxMessageBytes(config.limits.maxFrameBytes);
+    const peers = new PeerPool(config.cluster.secret!, config.grpc.callTimeout, maxBytes);
     let server: PeerServer | undefined;
     try {
+      await refuseTwin(directory, peers, nodeId);
       // Sessions of an earlier process with this node id are gone.
       await presence.withdrawAll();
       const host = config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host;
@@ -84,20 +83,20 @@ export class ClusterNode {
           registry,
           secret: config.cluster.secret!,
           state: () => cluster!.stateReply(),
-          maxMessageBytes: maxMessageBytes(config.limits.maxFrameBytes),
+          maxMessageBytes: maxBytes,
           logger: options.logger,
         },
         host,
         config.grpc.port,
       );
-      const directory = new NodeDirectory(redis, keys, ttl);
-      cluster = new ClusterNode(options, redis, directory, presence, server, log);
+      cluster = new ClusterNode(options, redis, directory, presence, peers, server, log);
       registry.observe(cluster.observer());
       redis.on('ready', () => cluster!.onRedisBack());
       redis.on('close', () => cluster!.onRedisLost());
       return cluster;
     } catch (err) {
       await server?.stop();
+      peers.close();
       redis.disconnect();
       throw grpcFailure(err, config);
     }
@@ -223,6 +222,22 @@ export class ClusterNode {
     this.lost = false;
     this.log.info('Redis is back; registering again');
     void this.refresh();
+  }
+}
+
+// Two live processes with one node id would take each other's sessions and
+// record. A record of this id whose node still answers is such a twin; one
+// that does not answer was left by an earlier process, which is taken over.
+async function refuseTwin(directory: NodeDirectory, peers: PeerPool, nodeId: string) {
+  const earlier = (await directory.list()).find((node) => node.nodeId === nodeId);
+  if (!earlier) return;
+  const answer = await peers.state(earlier.address).catch(() => undefined);
+  if (answer?.nodeId === nodeId) {
+    throw new PrimError(
+      'OPERATION_FAILED',
+      `nodeId "${nodeId}" is in use by a running node (gRPC ${earlier.address}); ` +
+        'give each node its own nodeId (or PRIM_NODE_ID)',
+    );
   }
 }
 
