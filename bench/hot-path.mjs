@@ -1,21 +1,19 @@
 // `npm run bench`: the message hot path (frame in → store → push → ack) of a
 // node started in this process, measured in a few fixed scenarios, each on
-// a fresh node with its data in a temporary folder that is removed after.
-//
-// The load generator runs in a worker thread: sharing the node's event loop
-// would make every client parse and send a delay in the node's own numbers.
+// a fresh node with its data in a temporary folder that is removed after;
+// then the cluster scenarios (cluster.mjs), which need a redis-server.
+// The load generator runs in a worker thread (threads.mjs).
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import process from 'node:process';
-import { fileURLToPath } from 'node:url';
-import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
-import { runBench } from '../dist/bench/runner.js';
 import { formatSummary, grid } from '../dist/bench/summary.js';
 import { loadConfig } from '../dist/config/load.js';
 import { createLogger } from '../dist/log.js';
 import { startNode } from '../dist/server/node.js';
+import { clusterScenarios } from './cluster.mjs';
+import { countWrites, loadInThread } from './threads.mjs';
 
 const SCENARIOS = [
   { name: '1 sender → 1 receiver, sequential', connections: 2, senders: 1, size: 100 },
@@ -24,11 +22,7 @@ const SCENARIOS = [
 ];
 const DURATION_MS = 5000;
 
-if (isMainThread) {
-  await main();
-} else {
-  parentPort.postMessage(await runBench(workerData));
-}
+await main();
 
 async function main() {
   const root = mkdtempSync(path.join(tmpdir(), 'prim-bench-'));
@@ -40,13 +34,16 @@ async function main() {
       print(scenario.name, formatSummary(result));
       rows.push({ scenario, result, writes });
     }
+    print('compared with the first scenario', ratios(rows));
+    await clusterScenarios(root, DURATION_MS, print);
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
-  print('compared with the first scenario', ratios(rows));
   process.stdout.write(
     '\nmsgs/txn: messages per store transaction. Client RSS here is the whole\n' +
-      'process: the node and the load generator together.\n',
+      'process: the nodes and the load generator together. In the cluster runs\n' +
+      'each node has a worker thread (event loop, heap) of its own, but both\n' +
+      'nodes, the load generator and redis-server share this machine.\n',
   );
 }
 
@@ -66,7 +63,7 @@ async function measure(scenario, dataDir) {
   const node = await startNode(config, createLogger({ level: 'silent', pretty: false }));
   const writes = countWrites(node.context.store);
   try {
-    const result = await inWorker({
+    const result = await loadInThread({
       url: node.url,
       connections: scenario.connections,
       senders: scenario.senders,
@@ -79,29 +76,6 @@ async function measure(scenario, dataDir) {
   } finally {
     await node.stop();
   }
-}
-
-function inWorker(options) {
-  return new Promise((resolve, reject) => {
-    const worker = new Worker(fileURLToPath(import.meta.url), { workerData: options });
-    worker.once('message', resolve);
-    worker.once('error', reject);
-    worker.once('exit', (code) => reject(new Error(`the bench worker exited with ${code}`)));
-  });
-}
-
-// The node batches message writes into one store transaction while the
-// previous one is under way (src/messages/writer.ts). Counting the store's
-// calls from out here shows how well that batching works under each load.
-function countWrites(store) {
-  const writes = { transactions: 0, messages: 0 };
-  const append = store.appendMessages.bind(store);
-  store.appendMessages = (batch) => {
-    writes.transactions += 1;
-    writes.messages += batch.length;
-    return append(batch);
-  };
-  return writes;
 }
 
 function ratios(rows) {

@@ -3,6 +3,7 @@ import { afterEach, expect, test } from 'vitest';
 import { LatencyHistogram } from '../src/bench/latency.js';
 import { runBench, type BenchResult } from '../src/bench/runner.js';
 import { CliProcess, freePort, killCliProcesses, onlyJson, runCli } from './helpers/cli.js';
+import { startCluster, stopClusters } from './helpers/cluster.js';
 import { startTestNode, stopTestNodes, tempDir } from './helpers/node.js';
 import { call } from './helpers/rest.js';
 
@@ -11,6 +12,7 @@ const folders: string[] = [];
 afterEach(async () => {
   await killCliProcesses();
   await stopTestNodes();
+  await stopClusters();
   for (const folder of folders.splice(0)) rmSync(folder, { recursive: true, force: true });
 });
 
@@ -135,6 +137,45 @@ test('a node that is not running is named in the error', async () => {
       durationMs: 100,
     }),
   ).rejects.toThrow(`no node is running at ${node.url}`);
+});
+
+test('with receivers on another node, every message crosses to that node', async () => {
+  const cluster = await startCluster(['n1', 'n2'], { env: UNLIMITED });
+  const [senders, receivers] = cluster.nodes;
+  const result = await runBench({
+    url: senders.url,
+    receiverUrl: receivers.url,
+    adminKey: senders.adminKey.key,
+    connections: 5,
+    senders: 2,
+    rate: 0,
+    size: 100,
+    durationMs: 500,
+  });
+
+  expect(result.sent).toBeGreaterThan(0);
+  expect(result.acked).toBe(result.sent);
+  expect(result.delivered).toBe(result.acked);
+  expect(result.errors).toBe(0);
+  expect(result.receiverUrl).toBe(receivers.url);
+  // The sending node holds the senders' sessions only.
+  expect(result.nodeState?.connections).toBe(2);
+  expectLatencies(result);
+});
+
+test('receivers of their own need fewer senders than connections', async () => {
+  await expect(
+    runBench({
+      url: 'http://127.0.0.1:1',
+      receiverUrl: 'http://127.0.0.1:2',
+      adminKey: 'unused-admin-key',
+      connections: 2,
+      senders: 2,
+      rate: 0,
+      size: 10,
+      durationMs: 100,
+    }),
+  ).rejects.toThrow('receiverUrl: 2 senders of 2 connections leave nobody to receive');
 });
 
 test('more senders than connections are refused', async () => {
