@@ -2,25 +2,11 @@
 // the receiver's sessions on the others, the sender's other devices too,
 // in order, and a broadcast reaches every node but no other tenant.
 import { afterEach, expect, test } from 'vitest';
-import { killCliProcesses } from './helpers/cli.js';
-import { closeClients, type Frame, type TestClient } from './helpers/client.js';
-import { range, startCluster, stopClusters } from './helpers/cluster.js';
-import { stopTestNodes } from './helpers/node.js';
 
-afterEach(async () => {
-  closeClients();
-  await killCliProcesses();
-  await stopClusters();
-  await stopTestNodes();
-});
+import { type Frame, type TestClient } from './helpers/client.js';
+import { range, startCluster, cleanUpClusterTest, caughtUp, FAST } from './helpers/cluster.js';
 
-const FAST = { PRIM_LIMITS_MESSAGES_PER_SECOND: '10000' };
-
-// Resolves once every frame pushed to `client` before this call is in
-// `client.frames`: the ping's reply comes after them on the same socket.
-async function caughtUp(client: TestClient) {
-  expect((await client.request('ping')).action).toBe('ok');
-}
+afterEach(cleanUpClusterTest);
 
 const pushed = (client: TestClient) => client.frames.filter((frame) => frame.action === 'msg');
 

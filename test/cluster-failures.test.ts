@@ -6,38 +6,23 @@
 // dist/ (`npm run build`), since only a real process can be SIGKILLed.
 import { afterEach, expect, test } from 'vitest';
 import WebSocket from 'ws';
-import { killCliProcesses } from './helpers/cli.js';
-import {
-  closeClients,
-  connect,
-  connectUser,
-  type Frame,
-  type TestClient,
-} from './helpers/client.js';
+
+import { connect, connectUser, type Frame, type TestClient } from './helpers/client.js';
 import {
   eventually,
   range,
   readyz,
   startCluster,
-  stopClusters,
   type ClusterTenant,
   type Reachable,
+  cleanUpClusterTest,
+  caughtUp,
+  FAST,
 } from './helpers/cluster.js';
-import { stopTestNodes } from './helpers/node.js';
+
 import { call } from './helpers/rest.js';
 
-afterEach(async () => {
-  closeClients();
-  await killCliProcesses();
-  await stopClusters();
-  await stopTestNodes();
-});
-
-const FAST = { PRIM_LIMITS_MESSAGES_PER_SECOND: '10000' };
-
-async function caughtUp(client: TestClient) {
-  expect((await client.request('ping')).action).toBe('ok');
-}
+afterEach(cleanUpClusterTest);
 
 // The whole inbox after `since`, page by page.
 async function syncAll(client: TestClient, since = 0): Promise<Frame['msg'][]> {

@@ -3,22 +3,19 @@
 // cluster, a clean stop leaves nothing behind, tenants stay apart, and
 // every Redis key is under the configured prefix.
 import { afterEach, expect, test } from 'vitest';
-import { killCliProcesses } from './helpers/cli.js';
-import { closeClients, connect, type TestClient } from './helpers/client.js';
-import { eventually, startCluster, stopClusters, type ClusterTenant } from './helpers/cluster.js';
-import { stopTestNodes, type TestNode } from './helpers/node.js';
+
+import { connect, type TestClient } from './helpers/client.js';
+import {
+  eventually,
+  startCluster,
+  type ClusterTenant,
+  cleanUpClusterTest,
+  caughtUp,
+} from './helpers/cluster.js';
+import { type TestNode } from './helpers/node.js';
 import { call } from './helpers/rest.js';
 
-afterEach(async () => {
-  closeClients();
-  await killCliProcesses();
-  await stopClusters();
-  await stopTestNodes();
-});
-
-async function caughtUp(client: TestClient) {
-  expect((await client.request('ping')).action).toBe('ok');
-}
+afterEach(cleanUpClusterTest);
 
 // listUserMaps without the nodes that hold none of the tenant's users,
 // which a node may list with an empty array.

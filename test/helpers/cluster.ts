@@ -6,9 +6,9 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import path from 'node:path';
 import { expect } from 'vitest';
-import { CliProcess, freePort } from './cli.js';
-import { connectUser } from './client.js';
-import { startTestNode, tempDir, type TestNode } from './node.js';
+import { CliProcess, freePort, killCliProcesses } from './cli.js';
+import { closeClients, connectUser, type TestClient } from './client.js';
+import { startTestNode, stopTestNodes, tempDir, type TestNode } from './node.js';
 import { startRedis, type TestRedis } from './redis.js';
 import { call } from './rest.js';
 
@@ -218,6 +218,24 @@ export async function startCluster(
   for (const nodeId of nodeIds) await cluster.addNode(nodeId);
   await cluster.settle();
   return cluster;
+}
+
+// For afterEach of a cluster test: its clients, child processes, clusters
+// and lone nodes, in that order.
+export async function cleanUpClusterTest(): Promise<void> {
+  closeClients();
+  await killCliProcesses();
+  await stopClusters();
+  await stopTestNodes();
+}
+
+// A session limit that tests pipelining hundreds of messages never reach.
+export const FAST = { PRIM_LIMITS_MESSAGES_PER_SECOND: '10000' };
+
+// Resolves once every frame pushed to `client` before this call is in
+// `client.frames`: the ping's reply comes after them on the same socket.
+export async function caughtUp(client: TestClient): Promise<void> {
+  expect((await client.request('ping')).action).toBe('ok');
 }
 
 // For afterEach, after the clients are closed and child processes killed.

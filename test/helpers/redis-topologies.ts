@@ -8,6 +8,7 @@ import path from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './cli.js';
 import { tempDir } from './node.js';
+import { serverArgs } from './redis.js';
 
 const SERVER = '/usr/bin/redis-server';
 const CLI = '/usr/bin/redis-cli';
@@ -103,7 +104,7 @@ export async function startSentinel(): Promise<RedisTopology> {
   const dir = tempDir('prim-sentinel-');
   const servers: ServerProcess[] = [];
   try {
-    const primary = await launch(servers, dir, (port) => dataArgs(port, dir));
+    const primary = await launch(servers, dir, (port) => serverArgs(port, dir));
     const sentinel = await launch(servers, dir, (port) => {
       // A Sentinel rewrites its own configuration file, so it is one of
       // the test's files, never a shared one.
@@ -168,7 +169,7 @@ export async function startRedisCluster(size = 3): Promise<RedisTopology> {
       // be taken or past 65535.
       const bus = await allowedPort();
       await launch(servers, dir, (port) => [
-        ...dataArgs(port, dir),
+        ...serverArgs(port, dir),
         '--cluster-enabled',
         'yes',
         '--cluster-port',
@@ -210,25 +211,6 @@ export async function stopTopologies(): Promise<void> {
 function track(topology: RedisTopology): RedisTopology {
   started.add(topology);
   return topology;
-}
-
-function dataArgs(port: number, dir: string): string[] {
-  return [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--dir',
-    dir,
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--daemonize',
-    'no',
-    '--loglevel',
-    'warning',
-  ];
 }
 
 async function allowedPort(): Promise<number> {

@@ -158,26 +158,10 @@ export class TestRedis {
   private async launch(): Promise<void> {
     if (this.port === FORBIDDEN_PORT) throw new Error('port 6379 is not for tests');
     this.output = '';
-    const child = spawn(
-      BINARY,
-      [
-        '--port',
-        String(this.port),
-        '--bind',
-        '127.0.0.1',
-        '--dir',
-        this.dir,
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--daemonize',
-        'no',
-        '--loglevel',
-        'warning',
-      ],
-      { cwd: this.dir, stdio: ['ignore', 'pipe', 'pipe'] },
-    );
+    const child = spawn(BINARY, serverArgs(this.port, this.dir), {
+      cwd: this.dir,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const take = (chunk: Buffer) => {
       // Only the start of the log matters for a failed start.
       if (this.output.length < 8000) this.output += String(chunk);
@@ -221,6 +205,14 @@ function answersPing(port: number): Promise<boolean> {
       if (reply.includes('\r\n')) done(reply.startsWith('+PONG'));
     });
   });
+}
+
+// A server of the tests' own: 127.0.0.1 only, nothing kept on disk.
+export function serverArgs(port: number, dir: string): string[] {
+  return [
+    ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
+    ...['--save', '', '--appendonly', 'no', '--daemonize', 'no', '--loglevel', 'warning'],
+  ];
 }
 
 const started = new Set<TestRedis>();
