@@ -2,7 +2,6 @@
 // the receiver's sessions on the others, the sender's other devices too,
 // in order, and a broadcast reaches every node but no other tenant.
 import { afterEach, expect, test } from 'vitest';
-
 import { type Frame, type TestClient } from './helpers/client.js';
 import { range, startCluster, cleanUpClusterTest, caughtUp, FAST } from './helpers/cluster.js';
 

@@ -6,7 +6,6 @@
 // dist/ (`npm run build`), since only a real process can be SIGKILLed.
 import { afterEach, expect, test } from 'vitest';
 import WebSocket from 'ws';
-
 import { connect, connectUser, type Frame, type TestClient } from './helpers/client.js';
 import {
   eventually,

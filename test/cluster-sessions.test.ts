@@ -3,7 +3,6 @@
 // cluster, a clean stop leaves nothing behind, tenants stay apart, and
 // every Redis key is under the configured prefix.
 import { afterEach, expect, test } from 'vitest';
-
 import { connect, type TestClient } from './helpers/client.js';
 import {
   eventually,
