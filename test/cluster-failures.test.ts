@@ -356,3 +356,44 @@ test('a peer that does not answer within the call deadline gets delivered:false,
   expect(inbox.map((message) => message.id)).toEqual([frozen.msg.id, viaRest.data.id]);
   expect(inbox.map((message) => message.message)).toEqual(['to a frozen peer', 'rest']);
 });
+
+test('a Redis that hangs holds up no message: not ready, pushed across nodes, back when it answers', async () => {
+  const cluster = await startCluster(['n1', 'n2'], { env: FAST });
+  const [n1, n2] = cluster.nodes;
+  const acme = await cluster.tenant('acme');
+  const alice = await acme.open(n1, 'alice');
+  const bob = await acme.open(n2, 'bob');
+  expect((await acme.get(n1, '/user/listUserMaps')).data).toMatchObject({ n2: ['bob'] });
+
+  // Frozen, not gone: connections stay open and every command waits.
+  process.kill(cluster.redis.pid!, 'SIGSTOP');
+  try {
+    const first = await alice.request('msg', { receiverId: 'bob', message: 'hang 0' });
+    expect(first.action).toBe('ack');
+    for (const node of [n1, n2]) {
+      await eventually(async () => expect((await readyz(node)).status).toBe(503), 3000);
+    }
+    // Once a node has met the hang it routes without Redis: each of these
+    // would otherwise wait out the 1 s command timeout (10 s together).
+    const began = Date.now();
+    const acks = [];
+    for (let i = 1; i <= 10; i += 1) {
+      acks.push(await alice.request('msg', { receiverId: 'bob', message: `hang ${i}` }));
+    }
+    expect(Date.now() - began).toBeLessThan(5000);
+    // Without presence n1 asks every node it knew, and n2 reaches bob.
+    expect(acks.map((ack) => ack.msg.delivered)).toEqual(Array(10).fill(true));
+  } finally {
+    process.kill(cluster.redis.pid!, 'SIGCONT');
+  }
+
+  for (const node of [n1, n2]) {
+    await eventually(async () => expect((await readyz(node)).status).toBe(200), 5000);
+  }
+  const after = await alice.request('msg', { receiverId: 'bob', message: 'after' });
+  expect(after.msg.delivered).toBe(true);
+  await caughtUp(bob);
+  const pushed = bob.frames.filter((frame) => frame.action === 'msg').map((f) => f.msg.message);
+  expect(pushed).toEqual([...range(0, 10).map((i) => `hang ${i}`), 'after']);
+  expect((await acme.get(n1, '/user/listUserMaps')).data).toMatchObject({ n2: ['bob'] });
+});

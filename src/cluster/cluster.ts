@@ -9,6 +9,7 @@ import type { SessionRegistry } from '../gateway/sessions.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { NodeDirectory, type NodeRecord } from './directory.js';
+import { RedisHealth } from './health.js';
 import { Keys } from './keys.js';
 import { startPeerServer, type PeerServer } from './peer-server.js';
 import { PeerPool } from './peers.js';
@@ -39,12 +40,7 @@ export class ClusterNode {
   private http = '';
   private refresher: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
-  // Set while Redis is away, to log its loss and return once each.
-  private lost = false;
   private stopping = false;
-  // Redis Cluster keeps its client 'ready' while a shard is down and every
-  // command on it fails: the last refresh's outcome is what tells.
-  private refreshFailed = false;
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -53,12 +49,13 @@ export class ClusterNode {
     private readonly presence: Presence,
     private readonly peers: PeerPool,
     private readonly server: PeerServer,
+    private readonly health: RedisHealth,
     private readonly log: Logger,
   ) {
     const { config, registry } = options;
     this.address =
       config.grpc.port === 0 ? withPort(config.grpc.advertise, server.port) : config.grpc.advertise;
-    this.delivery = new ClusterDelivery(registry, presence, directory, peers, log);
+    this.delivery = new ClusterDelivery(registry, presence, directory, peers, health, log);
   }
 
   static async start(options: ClusterOptions): Promise<ClusterNode> {
@@ -89,10 +86,13 @@ export class ClusterNode {
         host,
         config.grpc.port,
       );
-      cluster = new ClusterNode(options, redis, directory, presence, peers, server, log);
+      // Redis Cluster keeps its client 'ready' while a shard is down and
+      // every command on it fails: what the node's own calls meet decides.
+      const health = new RedisHealth(() => cluster!.refresh(), log);
+      cluster = new ClusterNode(options, redis, directory, presence, peers, server, health, log);
       registry.observe(cluster.observer());
-      redis.on('ready', () => cluster!.onRedisBack());
-      redis.on('close', () => cluster!.onRedisLost());
+      redis.on('close', () => health.failed(new Error('connection closed')));
+      redis.on('ready', () => health.probeSoon());
       return cluster;
     } catch (err) {
       await server?.stop();
@@ -106,23 +106,27 @@ export class ClusterNode {
   // record and the presence of its sessions alive from then on.
   async announce(http: string): Promise<void> {
     this.http = http;
-    await this.refresh();
+    await this.refresh().catch((err: unknown) => this.health.failed(err));
     const every = Math.max(100, Math.floor(this.options.config.cluster.ttl / 3));
-    this.refresher = setInterval(() => void this.refresh(), every);
+    this.refresher = setInterval(() => {
+      if (this.health.up) this.refresh().catch((err: unknown) => this.health.failed(err));
+    }, every);
     this.refresher.unref();
     this.log.info({ address: this.address, ttlMs: this.options.config.cluster.ttl }, 'registered');
   }
 
   // Why the node cannot serve the cluster now, or undefined.
   readiness(): string | undefined {
-    return isReady(this.redis) && !this.refreshFailed ? undefined : 'Redis unreachable';
+    return this.health.up && isReady(this.redis) ? undefined : 'Redis unreachable';
   }
 
   // Every live node's state, this one's from memory and always there (its
   // record may be missing while Redis is away or just back). While Redis is
   // away, the other nodes are those known before that still answer.
   async nodeStates(): Promise<NodeStateReply[]> {
-    const nodes = await this.directory.list().catch(() => this.directory.lastKnown());
+    const nodes = this.health.up
+      ? await this.directory.list().catch(() => this.directory.lastKnown())
+      : this.directory.lastKnown();
     const others = await Promise.all(
       nodes
         .filter((node) => node.nodeId !== this.options.nodeId)
@@ -151,7 +155,8 @@ export class ClusterNode {
   async stop(): Promise<void> {
     this.stopping = true;
     clearInterval(this.refresher);
-    await this.refreshing;
+    this.health.stop();
+    await this.refreshing?.catch(() => undefined);
     try {
       await Promise.all([this.presence.withdrawAll(), this.directory.remove(this.options.nodeId)]);
     } catch (err) {
@@ -176,11 +181,12 @@ export class ClusterNode {
 
   private observer() {
     return {
-      added: (session: Session) =>
-        // Published again by the next refresh if Redis is away now.
-        this.presence.publish(session).catch((err: unknown) => {
-          this.log.debug({ err, connId: session.connId }, 'presence not published');
-        }),
+      // While Redis is down the session is not waited for: the refresh that
+      // finds Redis back publishes it with the others.
+      added: async (session: Session) => {
+        if (!this.health.up) return;
+        await this.presence.publish(session).catch((err: unknown) => this.health.failed(err));
+      },
       removed: (session: Session) => {
         this.presence.withdraw(session).catch((err: unknown) => {
           this.log.debug({ err, connId: session.connId }, 'presence not withdrawn');
@@ -189,39 +195,19 @@ export class ClusterNode {
     };
   }
 
-  // One at a time: a refresh that outlasts the interval is not doubled.
+  // The record and every session's presence written again (a restarted
+  // Redis may have lost them all), one refresh at a time.
   private refresh(): Promise<void> {
     this.refreshing ??= this.refreshOnce().finally(() => (this.refreshing = undefined));
     return this.refreshing;
   }
 
   private async refreshOnce(): Promise<void> {
-    if (!isReady(this.redis)) return;
-    try {
-      await this.directory.register(this.record());
-      await this.presence.publishAll(this.options.registry.all());
-      const live = await this.directory.list();
-      this.peers.retain(new Set(live.map((node) => node.address)));
-      this.refreshFailed = false;
-    } catch (err) {
-      if (!this.refreshFailed) this.log.warn({ err }, 'registry refresh failed; not ready');
-      this.refreshFailed = true;
-    }
-  }
-
-  private onRedisLost(): void {
-    if (this.lost || this.stopping || !this.http) return;
-    this.lost = true;
-    this.log.warn('Redis connection lost; not ready until it is back');
-  }
-
-  // A restarted Redis may have lost everything: the record and presence
-  // are written again at once rather than at the next refresh.
-  private onRedisBack(): void {
-    if (!this.lost) return;
-    this.lost = false;
-    this.log.info('Redis is back; registering again');
-    void this.refresh();
+    if (this.stopping) return;
+    await this.directory.register(this.record());
+    await this.presence.publishAll(this.options.registry.all());
+    const live = await this.directory.list();
+    this.peers.retain(new Set(live.map((node) => node.address)));
   }
 }
 

@@ -8,6 +8,7 @@ import type { SessionRegistry } from '../gateway/sessions.js';
 import type { Logger } from '../log.js';
 import type { Delivery, LazyFrame, OnlineUser } from '../messages/delivery.js';
 import type { NodeDirectory, NodeRecord } from './directory.js';
+import type { RedisHealth } from './health.js';
 import type { PeerPool } from './peers.js';
 import type { PresentSession, Presence } from './presence.js';
 
@@ -24,6 +25,7 @@ export class ClusterDelivery implements Delivery {
     private readonly presence: Presence,
     private readonly directory: NodeDirectory,
     private readonly peers: PeerPool,
+    private readonly health: RedisHealth,
     private readonly log: Logger,
   ) {}
 
@@ -112,10 +114,12 @@ export class ClusterDelivery implements Delivery {
   // Live nodes other than this one, looked up afresh: broadcasts and the
   // online-user routes are rare, and must reach a node that just joined.
   async otherNodes(): Promise<NodeRecord[]> {
+    if (!this.health.up) return this.withoutRedis();
     try {
       return this.others(await this.directory.list());
     } catch (err) {
-      return this.withoutRedis(err);
+      this.health.failed(err);
+      return this.withoutRedis();
     }
   }
 
@@ -123,8 +127,7 @@ export class ClusterDelivery implements Delivery {
     return nodes.filter((node) => node.nodeId !== this.nodeId);
   }
 
-  private withoutRedis(err: unknown): NodeRecord[] {
-    this.warnOnce('redis', { err }, 'Redis unreachable: asking every node known before');
+  private withoutRedis(): NodeRecord[] {
     return this.others(this.directory.lastKnown());
   }
 
@@ -134,17 +137,24 @@ export class ClusterDelivery implements Delivery {
     userId: string,
     wanted: (session: PresentSession) => boolean,
   ): Promise<NodeRecord[]> {
+    if (!this.health.up) return this.withoutRedis();
     let sessions: PresentSession[];
     try {
       sessions = await this.presence.sessionsOf(tenant, userId);
     } catch (err) {
-      return this.withoutRedis(err);
+      this.health.failed(err);
+      return this.withoutRedis();
     }
     const nodeIds = new Set(
       sessions.filter((s) => s.nodeId !== this.nodeId && wanted(s)).map((s) => s.nodeId),
     );
     const nodes = await Promise.all(
-      [...nodeIds].map((nodeId) => this.directory.find(nodeId).catch(() => undefined)),
+      [...nodeIds].map((nodeId) =>
+        this.directory.find(nodeId).catch((err: unknown) => {
+          this.health.failed(err);
+          return this.directory.lastKnown().find((node) => node.nodeId === nodeId);
+        }),
+      ),
     );
     // A node without a live record is dead: its sessions are gone.
     return nodes.filter((node): node is NodeRecord => node !== undefined);
