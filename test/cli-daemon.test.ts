@@ -38,7 +38,7 @@ function pidFile(dir: string): string {
 afterEach(async () => {
   for (const dir of dirs.splice(0)) {
     const file = pidFile(dir);
-    const pid = existsSync(file) ? Number(readFileSync(file, 'utf8')) : NaN;
+    const pid = existsSync(file) ? Number(readFileSync(file, 'utf8').split('\n')[0]) : NaN;
     if (Number.isInteger(pid) && !gone(pid)) {
       process.kill(pid, 'SIGKILL');
       await untilGone(pid);
@@ -77,7 +77,7 @@ test('start returns once a background node is ready, with its pid file and log',
   const logFile = path.join(dir, '.prim', 'prim.log');
   const { pid } = onlyJson(result);
   expect(onlyJson(result)).toEqual({ pid, url: `http://127.0.0.1:${port}`, logFile });
-  expect(readFileSync(pidFile(dir), 'utf8')).toBe(`${pid}\n`);
+  expect(readFileSync(pidFile(dir), 'utf8')).toBe(`${pid}\nhttp://127.0.0.1:${port}\n`);
   expect(gone(pid)).toBe(false);
 
   expect(statSync(path.join(dir, '.prim')).mode & 0o777).toBe(0o700);
@@ -95,6 +95,24 @@ test('start returns once a background node is ready, with its pid file and log',
   expect(human.code).toBe(1);
   expect(human.stderr).toContain(`error: already running (pid ${pid})`);
   expect(human.stderr).not.toContain(key);
+});
+
+test('status finds a node started on a port from the environment', async () => {
+  const { dir } = await daemonFolder();
+  const port = await freePort();
+  const result = await runCli(dir, ['start', '--json'], { PRIM_HTTP_PORT: String(port) });
+  expect(result.code).toBe(0);
+
+  // Without PRIM_HTTP_PORT the config names another port; the pid file
+  // says where this node listens.
+  const status = await prim(dir, 'status', '--json');
+  expect(status.code).toBe(0);
+  expect(onlyJson(status)).toMatchObject({
+    running: true,
+    url: `http://127.0.0.1:${port}`,
+    state: expect.objectContaining({ state: 'ready' }),
+  });
+  expect(status.stderr).toBe('');
 });
 
 test("status shows the running node's state, and --json one document", async () => {

@@ -5,6 +5,7 @@ import { status } from '@grpc/grpc-js';
 import { startPeerServer, type PeerServer } from '../src/cluster/peer-server.js';
 import { PeerPool } from '../src/cluster/peers.js';
 import { Keys } from '../src/cluster/keys.js';
+import { closeReason } from '../src/gateway/session.js';
 import { SessionRegistry } from '../src/gateway/sessions.js';
 import { createLogger } from '../src/log.js';
 import { freePort } from './helpers/cli.js';
@@ -108,5 +109,15 @@ describe('Redis keys', () => {
     ]) {
       expect(key.startsWith('p:')).toBe(true);
     }
+  });
+});
+
+describe('close reasons', () => {
+  it('are cut to 123 bytes at a character boundary', () => {
+    expect(closeReason('kicked')).toBe('kicked');
+    const cut = closeReason('é'.repeat(100));
+    expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(123);
+    expect(cut).toBe('é'.repeat(61));
+    expect(closeReason('a'.repeat(200))).toBe('a'.repeat(123));
   });
 });

@@ -26,7 +26,7 @@ describe('cluster node start', () => {
     await expect(
       startTestNode(clusterEnv(`redis://user:hunter2@127.0.0.1:${port}`)),
     ).rejects.toThrow(
-      `cannot reach Redis at redis://[Redacted]@127.0.0.1:${port} (redis.url, mode standalone): connect ECONNREFUSED`,
+      `cannot reach Redis at redis://[Redacted]@127.0.0.1:${port} (redis.url): connect ECONNREFUSED`,
     );
   });
 

@@ -138,6 +138,39 @@ describe('configuration', () => {
     ).toThrow('cluster.secret is required when redis.url is set (cluster mode)');
   });
 
+  test('cluster keys are checked: Redis URL, modes, addresses, secrets', () => {
+    const load = (env: Record<string, string>) => () =>
+      loadConfig({
+        cwd: folder(),
+        env: { PRIM_CLUSTER_SECRET: 'cluster-secret-0123456789', ...env },
+      });
+    expect(load({ PRIM_REDIS_URL: 'redis://' })).toThrow(
+      'PRIM_REDIS_URL: "redis://" is not allowed; use redis://[user:password@]host[:port][/db]',
+    );
+    expect(load({ PRIM_REDIS_URL: 'redis://127.0.0.1:99999' })).toThrow(
+      'PRIM_REDIS_URL: "redis://127.0.0.1:99999" is not allowed',
+    );
+    expect(load({ PRIM_REDIS_URL: 'redis://h:1', PRIM_REDIS_MODE: 'sentinel' })).toThrow(
+      'redis.mode sentinel needs redis.nodes',
+    );
+    expect(load({ PRIM_REDIS_NODES: '10.0.0.1:26379,nonsense' })).toThrow(
+      'PRIM_REDIS_NODES: "nonsense" is not allowed; use host:port',
+    );
+    expect(load({ PRIM_GRPC_ADVERTISE: 'garbage' })).toThrow(
+      'PRIM_GRPC_ADVERTISE: "garbage" is not allowed; use host:port',
+    );
+    // A secret is never echoed, and blanks do not make one.
+    for (const value of ['short', ' '.repeat(20), ' padded-secret-0123456789 ']) {
+      const attempt = load({ PRIM_REDIS_URL: 'redis://h:1', PRIM_CLUSTER_SECRET: value });
+      expect(attempt).toThrow('PRIM_CLUSTER_SECRET: the value given is not allowed');
+      expect(attempt).not.toThrow(value);
+    }
+    const standalone = load({ PRIM_REDIS_URL: 'redis://h:1', PRIM_REDIS_NODES: 'a:1' })();
+    expect(standalone.warnings).toContain(
+      'redis.nodes is ignored with redis.mode standalone (the server is redis.url)',
+    );
+  });
+
   test('tokens.defaultTtl may not exceed tokens.maxTtl', () => {
     expect(() => loadConfig({ cwd: folder(), env: { PRIM_TOKENS_DEFAULT_TTL: '40d' } })).toThrow(
       'tokens.defaultTtl (40d) must not be longer than tokens.maxTtl (30d)',

@@ -1,7 +1,15 @@
 // The background node's process: its pid file, the signals that stop it,
 // and its log file, all in dataDir.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, fstatSync, openSync, readFileSync, readSync, rmSync } from 'node:fs';
+import {
+  closeSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -26,17 +34,37 @@ export function daemonFiles(config: Config): { pidFile: string; logFile: string 
   };
 }
 
-// A missing or garbled pid file names no node.
-function pidInFile(file: string): number | undefined {
+// The pid file holds the pid on its first line and the node's URL on the
+// second: the URL the node was started with, which the config read later
+// (without that start's PRIM_HTTP_PORT, say) may not give.
+function readPidFile(file: string): { pid?: number; url?: string } {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
     throw err;
   }
-  const pid = Number(text.trim());
-  return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  const [first = '', second = ''] = text.split('\n').map((line) => line.trim());
+  const pid = Number(first);
+  return {
+    pid: Number.isInteger(pid) && pid > 0 ? pid : undefined,
+    url: /^https?:\/\//.test(second) ? second : undefined,
+  };
+}
+
+// A missing or garbled pid file names no node.
+function pidInFile(file: string): number | undefined {
+  return readPidFile(file).pid;
+}
+
+export function writePidFile(file: string, pid: number, url: string): void {
+  writeFileSync(file, `${pid}\n${url}\n`, { mode: 0o600 });
+}
+
+// Where the node in the pid file was started to listen.
+export function urlInPidFile(file: string): string | undefined {
+  return readPidFile(file).url;
 }
 
 // A pid file outlives a node that was killed, and its pid may since belong

@@ -1,7 +1,7 @@
 // `prim start`, `prim stop`, `prim status`: one node in the background,
 // found again through a pid file in dataDir, with its output in a log file
 // next to it.
-import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { setTimeout as delay } from 'node:timers/promises';
 import type { Command } from 'commander';
 import { existingAdminKey, resolveAdminKey } from '../auth/admin-key.js';
@@ -18,6 +18,8 @@ import {
   removePidFile,
   spawnNode,
   terminate,
+  urlInPidFile,
+  writePidFile,
 } from './background.js';
 import { cliConfig, examples, flagValue, globalsOf, withJson } from './context.js';
 import { UsageError } from './failure.js';
@@ -118,7 +120,7 @@ async function start(flags: { timeout: string }, command: Command, out: Output):
   const ended = endOf(child);
   const pid = child.pid;
   if (pid === undefined) throw new PrimError('OPERATION_FAILED', `the node ${await ended}`);
-  writeFileSync(pidFile, `${pid}\n`, { mode: 0o600 });
+  writePidFile(pidFile, pid, url);
 
   const outcome = await untilReady(url, ended, timeoutMs);
   if (outcome === 'ready') {
@@ -190,8 +192,8 @@ function adminKeyOf(config: Config): string {
 
 async function status(command: Command, out: Output): Promise<void> {
   const { config } = cliConfig(command, out);
-  const url = nodeUrl(config);
   const { pidFile, logFile } = daemonFiles(config);
+  const url = urlInPidFile(pidFile) ?? nodeUrl(config);
 
   const pid = livePid(pidFile);
   if (pid === undefined) {

@@ -94,10 +94,14 @@ export async function connectRedis(config: Config, timeoutMs = 5000): Promise<Re
     await redis.ping();
   } catch (err) {
     redis.disconnect();
+    const { mode, nodes } = config.redis;
+    const where =
+      mode === 'standalone'
+        ? `at ${redactUrl(config.redis.url!)} (redis.url)`
+        : `through redis.nodes ${nodes.join(',')} (redis.mode ${mode})`;
     throw new PrimError(
       'OPERATION_FAILED',
-      `cannot reach Redis at ${redactUrl(config.redis.url!)} (redis.url, mode ` +
-        `${config.redis.mode}): ${(lastError ?? (err as Error)).message}`,
+      `cannot reach Redis ${where}: ${(lastError ?? (err as Error)).message}`,
     );
   } finally {
     clearTimeout(timer);

@@ -76,6 +76,9 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   config.store.url =
     sqliteRelativeTo(folder, config.store.url) ?? `sqlite:${path.join(config.dataDir, 'prim.db')}`;
   validateTogether(config);
+  if (config.redis.mode === 'standalone' && config.redis.nodes.length > 0) {
+    warnings.push('redis.nodes is ignored with redis.mode standalone (the server is redis.url)');
+  }
   return { config, file: existsSync(file) ? file : undefined, warnings };
 }
 

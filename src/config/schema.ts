@@ -1,6 +1,7 @@
 // Every configuration key, its default and what it allows, in one table.
 // Environment overrides and validation are derived from it (see load.ts).
 import { PrimError } from '../errors.js';
+import { redactUrl } from '../log.js';
 import { formatDuration, parseBytes, parseDuration, parseInteger } from './values.js';
 
 export interface Config {
@@ -54,6 +55,39 @@ function text(minLength = 1) {
     }
     return value;
   };
+}
+
+// A key or secret: never echoed in the error, which may end up in a log.
+function secret(minLength: number) {
+  return (name: string, raw: unknown): string => {
+    const value = typeof raw === 'number' ? String(raw) : raw;
+    if (typeof value !== 'string' || value.trim().length < minLength || value !== value.trim()) {
+      throw new PrimError(
+        'BAD_PARAMETER',
+        `${name}: the value given is not allowed; use at least ${minLength} characters, ` +
+          'without spaces at either end',
+      );
+    }
+    return value;
+  };
+}
+
+// redis:// or rediss:// with a host, and a port if one is given.
+function redisUrl(name: string, raw: unknown): string {
+  const value = urlWith('redis://', 'rediss://')(name, raw);
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(value);
+  } catch {
+    parsed = undefined;
+  }
+  if (!parsed?.hostname) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${name}: "${redactUrl(value)}" is not allowed; use redis://[user:password@]host[:port][/db]`,
+    );
+  }
+  return value;
 }
 
 function oneOf(...choices: string[]) {
@@ -150,7 +184,7 @@ const positive = (name: string, raw: unknown) =>
 
 export const KEYS: KeySpec[] = [
   { key: 'dataDir', default: './.prim', parse: text() },
-  { key: 'adminKey', default: undefined, parse: text(16) },
+  { key: 'adminKey', default: undefined, parse: secret(16) },
   { key: 'nodeId', default: undefined, parse: text() },
   { key: 'shutdownTimeout', default: '10s', parse: duration },
   {
@@ -165,7 +199,7 @@ export const KEYS: KeySpec[] = [
     default: undefined,
     parse: urlWith('sqlite:', 'mongodb://', 'mongodb+srv://'),
   },
-  { key: 'redis.url', default: undefined, parse: urlWith('redis://', 'rediss://') },
+  { key: 'redis.url', default: undefined, parse: redisUrl },
   { key: 'redis.prefix', default: 'prim:', parse: text() },
   { key: 'redis.mode', default: 'standalone', parse: oneOf('standalone', 'sentinel', 'cluster') },
   { key: 'redis.nodes', default: [], parse: addresses },
@@ -174,7 +208,7 @@ export const KEYS: KeySpec[] = [
   { key: 'grpc.port', default: 9001, parse: port },
   { key: 'grpc.advertise', default: '127.0.0.1:9001', parse: address },
   { key: 'grpc.callTimeout', default: '1s', parse: durationAtLeast(10) },
-  { key: 'cluster.secret', default: undefined, parse: text(16) },
+  { key: 'cluster.secret', default: undefined, parse: secret(16) },
   // The registry record and presence live this long unless refreshed.
   { key: 'cluster.ttl', default: '15s', parse: durationAtLeast(1000) },
   { key: 'tokens.defaultTtl', default: '12h', parse: durationAtLeast(1000) },

@@ -146,8 +146,7 @@ export class Session {
       this.socket.send(encodeFrame('', 'exit', { reason }));
     }
     this.closing = true;
-    // A close reason is limited to 123 bytes by RFC 6455.
-    this.socket.close(code, reason.slice(0, 120));
+    this.socket.close(code, closeReason(reason));
     // The closing handshake needs the client's close frame read; frames
     // still arriving before it are dropped (see `ending`).
     this.socket.resume();
@@ -170,4 +169,18 @@ export class Session {
     this.closing = true;
     for (const listener of this.closeListeners.splice(0)) listener();
   }
+}
+
+// A close reason is limited to 123 bytes of UTF-8 by RFC 6455; a longer one
+// is cut at a character boundary (ws throws on more).
+const MAX_CLOSE_REASON_BYTES = 123;
+
+export function closeReason(reason: string): string {
+  if (Buffer.byteLength(reason) <= MAX_CLOSE_REASON_BYTES) return reason;
+  let cut = '';
+  for (const char of reason) {
+    if (Buffer.byteLength(cut + char) > MAX_CLOSE_REASON_BYTES) break;
+    cut += char;
+  }
+  return cut;
 }
