@@ -61,3 +61,21 @@ export function createLogger(options: LoggerOptions): Logger {
   // Logs go to stderr: stdout belongs to command results.
   return pino(base, pino.destination(2));
 }
+
+// A warning that may repeat fast (a peer that keeps failing, a caller with
+// a wrong secret): logged once per topic every `everyMs`, with how many
+// were left out since the last line.
+export function throttledWarn(log: Logger, everyMs = 5000) {
+  const last = new Map<string, { at: number; skipped: number }>();
+  return (topic: string, fields: object, message: string): void => {
+    const now = Date.now();
+    const seen = last.get(topic);
+    if (seen && now - seen.at < everyMs) {
+      seen.skipped += 1;
+      return;
+    }
+    if (last.size > 1000) last.clear();
+    last.set(topic, { at: now, skipped: 0 });
+    log.warn(seen?.skipped ? { ...fields, alike: seen.skipped } : fields, message);
+  };
+}

@@ -15,7 +15,7 @@ const logger = createLogger({ level: 'silent', pretty: false });
 const servers: PeerServer[] = [];
 const pools: PeerPool[] = [];
 
-async function peer(): Promise<string> {
+async function peer(log = logger): Promise<string> {
   const server = await startPeerServer(
     {
       registry: new SessionRegistry('n1'),
@@ -30,7 +30,7 @@ async function peer(): Promise<string> {
         tenantsOnline: 0,
       }),
       maxMessageBytes: 1024 * 1024,
-      logger,
+      logger: log,
     },
     '127.0.0.1',
     0,
@@ -72,6 +72,20 @@ describe('peer link', () => {
       code: status.UNAUTHENTICATED,
       details: 'cluster secret does not match',
     });
+  });
+
+  it('logs a caller that keeps trying wrong secrets once, not once a call', async () => {
+    const lines: string[] = [];
+    const address = await peer(
+      createLogger({ level: 'warn', pretty: false, destination: { write: (l) => lines.push(l) } }),
+    );
+    const wrong = pool('another-secret-000000');
+    for (let i = 0; i < 50; i += 1) {
+      await expect(wrong.state(address)).rejects.toMatchObject({ code: status.UNAUTHENTICATED });
+    }
+    const warnings = lines.map((line) => JSON.parse(line));
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ msg: 'peer call with a wrong cluster secret' });
   });
 
   it('refuses a kick with a protocol close code and a call without a tenant', async () => {

@@ -1,14 +1,16 @@
 // The gRPC side other nodes call: it acts on this node's own sessions only,
 // for the tenant each request names, and only for callers with the secret.
+import { format } from 'node:util';
 import {
   Server,
   ServerCredentials,
+  setLogger,
   status,
   type ServerUnaryCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import type { SessionRegistry } from '../gateway/sessions.js';
-import type { Logger } from '../log.js';
+import { throttledWarn, type Logger } from '../log.js';
 import {
   loadPeerService,
   SECRET_HEADER,
@@ -57,12 +59,16 @@ export async function startPeerServer(
   const { registry, logger } = options;
   const log = logger.child({ module: 'peer-server' });
   const secretMatches = secretMatcher(options.secret);
+  // Per caller address: one line every few seconds, however fast it tries.
+  const warn = throttledWarn(log);
 
   const unary =
     <Req, Res>(name: string, work: (request: Req) => Promise<Res> | Res) =>
     (call: ServerUnaryCall<Req, Res>, callback: sendUnaryData<Res>) => {
       if (!secretMatches(call.metadata.get(SECRET_HEADER)[0])) {
-        log.warn({ method: name, peer: call.getPeer() }, 'peer call with a wrong cluster secret');
+        // "ipv4:10.0.0.7:51234": a new connection has a new port, not a new caller.
+        const peer = call.getPeer().replace(/:\d+$/, '');
+        warn(peer, { method: name, peer }, 'peer call with a wrong cluster secret');
         callback({ code: status.UNAUTHENTICATED, details: 'cluster secret does not match' });
         return;
       }
@@ -80,6 +86,11 @@ export async function startPeerServer(
           },
         );
     };
+
+  // grpc-js prints its own errors to stderr ("No address added…") ahead of
+  // prim's clear ones; they go to the node's log, at debug.
+  const grpcLog = (...args: unknown[]) => log.debug({ grpc: format(...args) }, 'grpc-js');
+  setLogger({ error: grpcLog, info: grpcLog, debug: grpcLog });
 
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,

@@ -5,20 +5,18 @@
 // away, every node known before is asked: each reaches only its own
 // sessions, so messages, kicks and broadcasts still cross nodes.
 import type { SessionRegistry } from '../gateway/sessions.js';
-import type { Logger } from '../log.js';
-import type { Delivery, LazyFrame, OnlineUser } from '../messages/delivery.js';
+import { throttledWarn, type Logger } from '../log.js';
+import type { Delivery, LazyFrame } from '../messages/delivery.js';
 import type { NodeDirectory, NodeRecord } from './directory.js';
 import type { RedisHealth } from './health.js';
 import type { PeerPool } from './peers.js';
 import type { PresentSession, Presence } from './presence.js';
 
-// A node that keeps failing is warned about at most this often.
-const WARN_EVERY_MS = 5000;
-
 const sum = (counts: number[]) => counts.reduce((total, count) => total + count, 0);
 
 export class ClusterDelivery implements Delivery {
-  private readonly warned = new Map<string, number>();
+  // A node that keeps failing is warned about once every few seconds.
+  private readonly warn: ReturnType<typeof throttledWarn>;
 
   constructor(
     private readonly local: SessionRegistry,
@@ -26,8 +24,10 @@ export class ClusterDelivery implements Delivery {
     private readonly directory: NodeDirectory,
     private readonly peers: PeerPool,
     private readonly health: RedisHealth,
-    private readonly log: Logger,
-  ) {}
+    log: Logger,
+  ) {
+    this.warn = throttledWarn(log);
+  }
 
   private get nodeId(): string {
     return this.local.nodeId;
@@ -95,7 +95,7 @@ export class ClusterDelivery implements Delivery {
   }
 
   async usersByNode(tenant: string) {
-    const byNode = new Map<string, OnlineUser[]>([[this.nodeId, this.local.localUsers(tenant)]]);
+    const byNode = await this.local.usersByNode(tenant);
     const nodes = await this.otherNodes();
     const answers = await Promise.all(
       nodes.map((node) =>
@@ -162,18 +162,11 @@ export class ClusterDelivery implements Delivery {
 
   private unreachable<T>(node: NodeRecord, method: string, err: unknown, fallback: T): T {
     const details = (err as { details?: string }).details ?? String(err);
-    this.warnOnce(
+    this.warn(
       node.nodeId,
       { peer: node.nodeId, address: node.address, method, details },
       'peer unreachable; its sessions count as offline',
     );
     return fallback;
-  }
-
-  private warnOnce(topic: string, fields: object, message: string): void {
-    const now = Date.now();
-    if (now - (this.warned.get(topic) ?? 0) < WARN_EVERY_MS) return;
-    this.warned.set(topic, now);
-    this.log.warn(fields, message);
   }
 }

@@ -109,7 +109,9 @@ export class SessionRegistry implements Delivery {
     return closed;
   }
 
+  // Only nodes that hold users of the tenant are listed.
   async usersByNode(tenant: string) {
-    return new Map([[this.nodeId, this.localUsers(tenant)]]);
+    const users = this.localUsers(tenant);
+    return new Map(users.length > 0 ? [[this.nodeId, users]] : []);
   }
 }
