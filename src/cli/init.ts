@@ -137,7 +137,10 @@ async function runInit(options: InitOptions, command: Command, out: Output): Pro
   chmodSync(file, 0o600);
 
   out.result({ config: file, adminKey }, () => file);
-  out.info(`wrote ${file} with a fresh admin key (adminKey); keep the file private`);
+  const secrets = answers.redisUrl
+    ? 'a fresh admin key (adminKey) and cluster secret (cluster.secret)'
+    : 'a fresh admin key (adminKey)';
+  out.info(`wrote ${file} with ${secrets}; keep the file private`);
   const flag = globals.config === undefined ? '' : ` --config ${globals.config}`;
   const steps = fields([
     [`prim serve${flag}`, 'run the node'],
