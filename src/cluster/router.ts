@@ -113,7 +113,7 @@ export class ClusterDelivery implements Delivery {
 
   // Live nodes other than this one, looked up afresh: broadcasts and the
   // online-user routes are rare, and must reach a node that just joined.
-  async otherNodes(): Promise<NodeRecord[]> {
+  private async otherNodes(): Promise<NodeRecord[]> {
     if (!this.health.up) return this.withoutRedis();
     try {
       return this.others(await this.directory.list());

@@ -27,6 +27,12 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
+// A key nobody was shown would lock the operator out: after a failed start
+// the next one generates and shows a new one.
+function forgetGenerated(adminKey: AdminKey): void {
+  if (adminKey.generated && adminKey.file) rmSync(adminKey.file, { force: true });
+}
+
 export async function startNode(config: Config, logger: Logger): Promise<RunningNode> {
   const started = Date.now();
   const nodeId = config.nodeId ?? `node-${randomBytes(4).toString('hex')}`;
@@ -61,6 +67,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       });
     } catch (err) {
       await store.close();
+      forgetGenerated(adminKey);
       throw err;
     }
   }
@@ -98,9 +105,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     await cluster?.stop();
     await store.close();
     lock?.release();
-    // A key nobody was shown would lock the operator out: the next start
-    // generates and shows a new one.
-    if (adminKey.generated && adminKey.file) rmSync(adminKey.file, { force: true });
+    forgetGenerated(adminKey);
     throw err;
   }
   const address = app.server.address();
