@@ -6,6 +6,7 @@
 // dist/ (`npm run build`), since only a real process can be SIGKILLed.
 import { afterEach, expect, test } from 'vitest';
 import WebSocket from 'ws';
+import { freePort } from './helpers/cli.js';
 import { connect, connectUser, type Frame, type TestClient } from './helpers/client.js';
 import {
   eventually,
@@ -396,4 +397,35 @@ test('a Redis that hangs holds up no message: not ready, pushed across nodes, ba
   const pushed = bob.frames.filter((frame) => frame.action === 'msg').map((f) => f.msg.message);
   expect(pushed).toEqual([...range(0, 10).map((i) => `hang ${i}`), 'after']);
   expect((await acme.get(n1, '/user/listUserMaps')).data).toMatchObject({ n2: ['bob'] });
+});
+
+test('the channel to a peer that was down a while reconnects at once when it is back', async () => {
+  const cluster = await startCluster(['n1'], { env: { PRIM_CLUSTER_TTL: '30s' } });
+  const n1 = cluster.nodes[0];
+  const grpc = { PRIM_GRPC_PORT: String(await freePort()) };
+  const first = await cluster.spawnNode('n2', grpc);
+  const acme = await cluster.tenant('acme');
+  const bob = await acme.open(first, 'bob');
+  const before = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'one' });
+  expect(before.data.delivered).toBe(true);
+  expect((await bob.next('msg')).msg.id).toBe(before.data.id);
+
+  first.process.signal('SIGKILL');
+  await first.process.exited;
+  // Messages to bob meanwhile: each dials n2 in vain, and grpc-js would
+  // wait longer and longer (up to 2 minutes) before the next attempt.
+  for (let i = 0; i < 12; i += 1) {
+    const lost = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: `away ${i}` });
+    expect(lost.data.delivered).toBe(false);
+    await new Promise((resolve) => setTimeout(resolve, 500));
+  }
+  const again = await cluster.spawnNode('n2', grpc);
+  const bobAgain = await acme.open(again, 'bob');
+  // n1 dials the address it dialled before, on the same pooled channel.
+  const after = await eventually(async () => {
+    const sent = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'back' });
+    expect(sent.data.delivered).toBe(true);
+    return sent;
+  }, 1500);
+  expect((await bobAgain.next((f) => f.msg?.id === after.data.id)).msg.message).toBe('back');
 });

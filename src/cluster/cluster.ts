@@ -28,14 +28,17 @@ export interface ClusterOptions {
   logger: Logger;
 }
 
-function withPort(advertise: string, port: number): string {
-  return `${advertise.slice(0, advertise.lastIndexOf(':'))}:${port}`;
+// What other nodes dial: grpc.advertise, else grpc.host and grpc.port; the
+// port is the one bound when grpc.port is 0 (any free port).
+function advertised(config: Config, boundPort: number): string {
+  const { advertise, host, port } = config.grpc;
+  const given = advertise ?? `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return port === 0 ? `${given.slice(0, given.lastIndexOf(':'))}:${boundPort}` : given;
 }
 
 export class ClusterNode {
   readonly delivery: ClusterDelivery;
-  // What other nodes dial: grpc.advertise, with the bound port when
-  // grpc.port is 0.
+  // What other nodes dial.
   readonly address: string;
   private http = '';
   private refresher: NodeJS.Timeout | undefined;
@@ -53,8 +56,7 @@ export class ClusterNode {
     private readonly log: Logger,
   ) {
     const { config, registry } = options;
-    this.address =
-      config.grpc.port === 0 ? withPort(config.grpc.advertise, server.port) : config.grpc.advertise;
+    this.address = advertised(config, server.port);
     this.delivery = new ClusterDelivery(registry, presence, directory, peers, health, log);
   }
 

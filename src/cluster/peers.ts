@@ -79,6 +79,11 @@ export class PeerPool {
       client = new this.service(address, credentials.createInsecure(), {
         'grpc.max_receive_message_length': this.maxMessageBytes,
         'grpc.max_send_message_length': this.maxMessageBytes,
+        // grpc-js backs off up to 2 minutes between attempts to reach a peer
+        // that is down (a restart, a long deploy); a peer is back within a
+        // second of answering again.
+        'grpc.initial_reconnect_backoff_ms': 100,
+        'grpc.max_reconnect_backoff_ms': 1000,
       });
       this.clients.set(address, client);
     }

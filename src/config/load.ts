@@ -152,6 +152,14 @@ function validateTogether(config: Config): void {
       'cluster.secret is required when redis.url is set (cluster mode)',
     );
   }
+  const wildcard = ['0.0.0.0', '::', '[::]'].includes(config.grpc.host);
+  if (config.redis.url && wildcard && !config.grpc.advertise) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `grpc.advertise is required when grpc.host is ${config.grpc.host}: other nodes need ` +
+        'the address to dial this one at, like 10.0.0.5:9001',
+    );
+  }
   if (config.redis.mode !== 'standalone' && config.redis.nodes.length === 0) {
     throw new PrimError(
       'BAD_PARAMETER',

@@ -19,7 +19,8 @@ export interface Config {
     nodes: string[];
     sentinelName: string;
   };
-  grpc: { host: string; port: number; advertise: string; callTimeout: number };
+  // advertise: unset means grpc.host:grpc.port (see ClusterNode.address).
+  grpc: { host: string; port: number; advertise: string | undefined; callTimeout: number };
   cluster: { secret: string | undefined; ttl: number };
   tokens: { defaultTtl: number; maxTtl: number; rotationGrace: number };
   ws: {
@@ -206,7 +207,7 @@ export const KEYS: KeySpec[] = [
   { key: 'redis.sentinelName', default: 'mymaster', parse: text() },
   { key: 'grpc.host', default: '127.0.0.1', parse: text() },
   { key: 'grpc.port', default: 9001, parse: port },
-  { key: 'grpc.advertise', default: '127.0.0.1:9001', parse: address },
+  { key: 'grpc.advertise', default: undefined, parse: address },
   { key: 'grpc.callTimeout', default: '1s', parse: durationAtLeast(10) },
   { key: 'cluster.secret', default: undefined, parse: secret(16) },
   // The registry record and presence live this long unless refreshed.
