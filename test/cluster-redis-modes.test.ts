@@ -1,10 +1,19 @@
 // Cluster mode on the Redis setups that survive a server: nodes reach
 // Redis through a Sentinel (redis.mode sentinel) or a Redis Cluster
 // (redis.mode cluster), register, route a message across the nodes and
-// leave the registry at a clean stop.
+// leave the registry at a clean stop. When a server of the setup is lost,
+// the nodes say they are not ready, keep storing and delivering, and are
+// whole again once the setup is: a cluster primary back on its port, or a
+// replica promoted by the Sentinel.
 import { afterEach, describe, expect, test } from 'vitest';
-import { closeClients } from './helpers/client.js';
-import { readyz, TestCluster } from './helpers/cluster.js';
+import { closeClients, type Frame, type TestClient } from './helpers/client.js';
+import {
+  caughtUp,
+  eventually,
+  readyz,
+  TestCluster,
+  type ClusterTenant,
+} from './helpers/cluster.js';
 import { stopTestNodes, tempDir } from './helpers/node.js';
 import type { TestRedis } from './helpers/redis.js';
 import {
@@ -76,4 +85,143 @@ describe.each(topologies)('on $name', ({ start }) => {
     await n1.stop();
     expect(await listedNodes(n2)).toEqual(['n2']);
   });
+});
+
+// The whole inbox, page by page.
+async function syncAll(client: TestClient): Promise<Frame['msg'][]> {
+  const messages: Frame['msg'][] = [];
+  let since = 0;
+  for (;;) {
+    const reply = await client.request('sync', { since, limit: 500 });
+    expect(reply.action).toBe('sync');
+    messages.push(...reply.msg.messages);
+    if (!reply.msg.hasMore) return messages;
+    since = reply.msg.messages.at(-1).inboxSeq;
+  }
+}
+
+// alice on n1 and bob on n2, and every message acked between them.
+class Conversation {
+  private readonly acked = new Map<TestClient, string[]>();
+
+  constructor(
+    readonly alice: TestClient,
+    readonly bob: TestClient,
+  ) {}
+
+  // One message each way. With `pushed`, each must be acked as delivered
+  // and reach the other session; without, only be acked (stored).
+  async exchange(text: string, pushed: boolean): Promise<void> {
+    for (const [from, to] of [
+      [this.alice, this.bob],
+      [this.bob, this.alice],
+    ] as const) {
+      const receiverId = to === this.bob ? 'bob' : 'alice';
+      const reply = await from.request('msg', { receiverId, message: text });
+      expect(reply.action, `the reply to "${text}" for ${receiverId}`).toBe('ack');
+      this.acked.set(to, [...(this.acked.get(to) ?? []), reply.msg.id]);
+      if (!pushed) continue;
+      expect(reply.msg.delivered, `"${text}" for ${receiverId} delivered`).toBe(true);
+      const push = await to.next(
+        (frame) => frame.action === 'msg' && frame.msg.id === reply.msg.id,
+      );
+      expect(push.msg).toMatchObject({ receiverId, message: text });
+    }
+  }
+
+  // Every acked message is in its receiver's inbox: pushed or not, a
+  // later sync returns it.
+  async expectNothingLost(): Promise<void> {
+    for (const [client, ids] of this.acked) {
+      await caughtUp(client);
+      const inbox = new Set((await syncAll(client)).map((message) => message.id as string));
+      expect(ids.filter((id) => !inbox.has(id))).toEqual([]);
+      expect(ids.length).toBeGreaterThan(0);
+    }
+  }
+}
+
+async function twoNodesChatting(topology: RedisTopology) {
+  const cluster = clusterOn(topology);
+  const n1 = await cluster.addNode('n1');
+  const n2 = await cluster.addNode('n2');
+  const acme = await cluster.tenant('acme');
+  const chat = new Conversation(await acme.open(n1, 'alice'), await acme.open(n2, 'bob'));
+  await expectWhole(acme, [n1, n2]);
+  await chat.exchange('before', true);
+  return { cluster, nodes: [n1, n2], acme, chat };
+}
+
+// Both nodes list both nodes and who is on each: the registry and the
+// presence in Redis are complete.
+async function expectWhole(acme: ClusterTenant, nodes: Array<{ url: string; adminAuth: string }>) {
+  await eventually(async () => {
+    for (const node of nodes) {
+      expect(await listedNodes(node), `the nodes ${node.url} lists`).toEqual(['n1', 'n2']);
+      const maps = await acme.get(node, '/user/listUserMaps');
+      expect(maps.data, `${node.url}/user/listUserMaps`).toEqual({ n1: ['alice'], n2: ['bob'] });
+    }
+  });
+}
+
+async function expectNotReady(node: { url: string }): Promise<void> {
+  const ready = await readyz(node);
+  expect(ready.status, `${node.url}/readyz`).toBe(503);
+  expect(ready.body.msg).toMatch(/redis/i);
+}
+
+describe('when a server of the setup is lost', () => {
+  test('a killed cluster primary: not ready, still delivering, whole once it rejoins', async () => {
+    const topology = await startRedisCluster();
+    const { cluster, nodes, acme, chat } = await twoNodesChatting(topology);
+
+    // The shard of the registry's index, which every refresh reads: the
+    // nodes cannot think Redis is back while it is away. (With every slot
+    // required, the whole cluster refuses commands once it is flagged.)
+    const victim = await topology.primaryFor(`${cluster.prefix}nodes`);
+    await topology.kill(victim);
+    for (const node of nodes) await eventually(() => expectNotReady(node), 10_000);
+
+    // Stored and acked, and pushed across nodes to every node known before.
+    for (let i = 0; i < 5; i += 1) await chat.exchange(`shard down ${i}`, true);
+    for (const node of nodes) await expectNotReady(node);
+
+    await topology.revive(victim);
+    await topology.clusterOk();
+    const rejoined = Date.now();
+    for (const node of nodes) {
+      await eventually(async () => expect((await readyz(node)).status).toBe(200), 5000);
+    }
+    expect(Date.now() - rejoined).toBeLessThan(5000);
+    // The revived primary came back empty: the nodes wrote it all again.
+    await expectWhole(acme, nodes);
+    await chat.exchange('after', true);
+    await chat.expectNothingLost();
+  }, 30_000);
+
+  test('a Sentinel failover: the replica is promoted, the nodes follow it and are whole', async () => {
+    const topology = await startSentinel({
+      replicas: 1,
+      downAfterMs: 1000,
+      failoverTimeoutMs: 3000,
+    });
+    const [primary] = topology.ports('primary');
+    const [replica] = topology.ports('replica');
+    const { nodes, acme, chat } = await twoNodesChatting(topology);
+
+    await topology.kill(primary!);
+    for (const node of nodes) await eventually(() => expectNotReady(node), 5000);
+
+    // Whether each is pushed depends on how far the failover is; each is
+    // stored and acked.
+    for (let i = 0; i < 5; i += 1) await chat.exchange(`failing over ${i}`, false);
+
+    await eventually(async () => expect(await topology.primaryBySentinel()).toBe(replica), 15_000);
+    for (const node of nodes) {
+      await eventually(async () => expect((await readyz(node)).status).toBe(200), 10_000);
+    }
+    await expectWhole(acme, nodes);
+    await chat.exchange('after', true);
+    await chat.expectNothingLost();
+  }, 30_000);
 });

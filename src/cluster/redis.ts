@@ -60,6 +60,10 @@ export function createRedis(config: Config): RedisClient {
       enableAutoPipelining: true,
       lazyConnect: true,
       clusterRetryStrategy: common.retryStrategy,
+      // A primary back after a crash is answered MOVED to, and ioredis does
+      // not retry auto-pipelined commands on MOVED: without a periodic
+      // refresh of the slot map, the node never used that primary again.
+      slotsRefreshInterval: 1000,
     });
   }
   if (mode === 'sentinel') {

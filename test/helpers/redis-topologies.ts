@@ -1,7 +1,9 @@
 // The Redis setups production runs prim on, each of the test's own: a
-// primary watched by one Sentinel, and a Redis Cluster of three primaries.
-// Every server is a real redis-server on free 127.0.0.1 ports, in a
-// temporary folder, with nothing persisted, and is stopped by its pid.
+// primary (with replicas, if asked) watched by one Sentinel, and a Redis
+// Cluster of three primaries. Every server is a real redis-server on free
+// 127.0.0.1 ports, in a temporary folder, with nothing persisted, and is
+// stopped by its pid. A test may kill one server and start it again on
+// its port, the way a host is lost and comes back.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
@@ -18,24 +20,28 @@ const READY_MS = 10_000;
 const SENTINEL_NAME = 'mymaster';
 
 export type TopologyMode = 'sentinel' | 'cluster';
+export type ServerRole = 'primary' | 'replica' | 'sentinel';
 
 // One redis-server (or Sentinel) child process.
 class ServerProcess {
   private output = '';
-  private readonly child: ChildProcess;
+  private child: ChildProcess;
 
   constructor(
     readonly port: number,
-    args: string[],
-    cwd: string,
+    readonly role: ServerRole,
+    private readonly args: string[],
+    private readonly cwd: string,
   ) {
-    this.child = spawn(SERVER, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-    const take = (chunk: Buffer) => {
-      // Only the start of the log matters for a failed start.
-      if (this.output.length < 8000) this.output += String(chunk);
-    };
-    this.child.stdout!.on('data', take);
-    this.child.stderr!.on('data', take);
+    this.child = this.spawn();
+  }
+
+  // The same server again, on its port and with its files (a cluster
+  // node's nodes.conf, a Sentinel's configuration), after it was killed.
+  restart(): void {
+    if (!this.exited) throw new Error(`redis-server on ${this.port} is still running`);
+    this.output = '';
+    this.child = this.spawn();
   }
 
   get pid(): number | undefined {
@@ -56,6 +62,17 @@ class ServerProcess {
     const gone = new Promise<void>((resolve) => this.child.once('exit', () => resolve()));
     process.kill(this.child.pid, 'SIGKILL');
     await gone;
+  }
+
+  private spawn(): ChildProcess {
+    const child = spawn(SERVER, this.args, { cwd: this.cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+    const take = (chunk: Buffer) => {
+      // Only the start of the log matters for a failed start.
+      if (this.output.length < 8000) this.output += String(chunk);
+    };
+    child.stdout!.on('data', take);
+    child.stderr!.on('data', take);
+    return child;
   }
 }
 
@@ -84,8 +101,55 @@ export class RedisTopology {
     return this.servers.map((server) => server.pid).filter((pid) => pid !== undefined);
   }
 
+  // The ports of the servers started in `role`; a failover changes no
+  // role here (the Sentinel says who is primary now).
+  ports(role: ServerRole): number[] {
+    return this.servers.filter((server) => server.role === role).map((server) => server.port);
+  }
+
   restart(): Promise<void> {
     return Promise.reject(new Error(`a ${this.mode} topology is not restarted by tests`));
+  }
+
+  // SIGKILL to one server by its pid; resolves once it has exited.
+  async kill(port: number): Promise<void> {
+    await this.server(port).stop();
+  }
+
+  // Starts a killed server again on its port and resolves once it answers
+  // PING. A cluster node reads its nodes.conf and rejoins with its slots,
+  // empty: nothing was persisted.
+  async revive(port: number): Promise<void> {
+    const server = this.server(port);
+    server.restart();
+    await answering(server);
+  }
+
+  // Resolves once every cluster node reports cluster_state:ok and knows
+  // every other node.
+  async clusterOk(): Promise<void> {
+    await untilClusterOk(this.servers);
+  }
+
+  // The port of the cluster primary that serves `key`'s slot.
+  async primaryFor(key: string): Promise<number> {
+    const port = this.servers.find((server) => !server.exited)!.port;
+    const slot = Number(await ask(port, 'CLUSTER', 'KEYSLOT', key));
+    const ranges = (await ask(port, 'CLUSTER', 'SLOTS')) as Array<
+      [number, number, [string, number]]
+    >;
+    const range = ranges.find(([from, to]) => from <= slot && slot <= to);
+    if (!range) throw new Error(`no cluster node serves slot ${slot} of ${key}`);
+    return Number(range[2][1]);
+  }
+
+  // The primary's port as the first Sentinel that answers names it.
+  async primaryBySentinel(): Promise<number | undefined> {
+    for (const port of this.ports('sentinel')) {
+      const address = await ask(port, 'SENTINEL', 'get-master-addr-by-name', this.sentinelName);
+      if (Array.isArray(address)) return Number(address[1]);
+    }
+    return undefined;
   }
 
   async destroy(): Promise<void> {
@@ -94,18 +158,52 @@ export class RedisTopology {
     await Promise.all(this.servers.map((server) => server.stop()));
     rmSync(this.dir, { recursive: true, force: true });
   }
+
+  private server(port: number): ServerProcess {
+    const server = this.servers.find((candidate) => candidate.port === port);
+    if (!server) throw new Error(`no server of this topology listens on ${port}`);
+    return server;
+  }
 }
 
 const started = new Set<RedisTopology>();
 
-// One primary and one Sentinel that watches it as `mymaster`, quorum 1.
-// Resolves once the Sentinel names the primary and sees it up.
-export async function startSentinel(): Promise<RedisTopology> {
+export interface SentinelOptions {
+  // Replicas of the primary, which the Sentinel can promote.
+  replicas?: number;
+  // How long the primary may not answer before the Sentinel deems it down
+  // (`sentinel down-after-milliseconds`).
+  downAfterMs?: number;
+  // `sentinel failover-timeout`: how long a failover may take before
+  // another one is tried.
+  failoverTimeoutMs?: number;
+}
+
+// One primary, its replicas and one Sentinel that watches it as
+// `mymaster`, quorum 1. Resolves once the Sentinel names the primary, sees
+// it up and knows every replica linked to it.
+export async function startSentinel(options: SentinelOptions = {}): Promise<RedisTopology> {
+  const { replicas = 0, downAfterMs = 5000, failoverTimeoutMs = 60_000 } = options;
   const dir = tempDir('prim-sentinel-');
   const servers: ServerProcess[] = [];
   try {
-    const primary = await launch(servers, dir, (port) => serverArgs(port, dir));
-    const sentinel = await launch(servers, dir, (port) => {
+    const primary = await launch(servers, dir, 'primary', (port) => serverArgs(port, dir));
+    for (let i = 0; i < replicas; i += 1) {
+      await launch(servers, dir, 'replica', (port) => [
+        ...serverArgs(port, dir),
+        ...['--replicaof', '127.0.0.1', String(primary.port)],
+      ]);
+    }
+    const replicaPorts = servers.filter((s) => s.role === 'replica').map((s) => s.port);
+    await until('every replica is linked to the primary', servers, async () => {
+      for (const port of replicaPorts) {
+        const info = String(await ask(port, 'INFO', 'replication'));
+        if (!info.includes('master_link_status:up')) return false;
+      }
+      return true;
+    });
+
+    const sentinel = await launch(servers, dir, 'sentinel', (port) => {
       // A Sentinel rewrites its own configuration file, so it is one of
       // the test's files, never a shared one.
       const file = path.join(dir, `sentinel-${port}.conf`);
@@ -116,7 +214,8 @@ export async function startSentinel(): Promise<RedisTopology> {
           'bind 127.0.0.1',
           `dir ${dir}`,
           `sentinel monitor ${SENTINEL_NAME} 127.0.0.1 ${primary.port} 1`,
-          `sentinel down-after-milliseconds ${SENTINEL_NAME} 5000`,
+          `sentinel down-after-milliseconds ${SENTINEL_NAME} ${downAfterMs}`,
+          `sentinel failover-timeout ${SENTINEL_NAME} ${failoverTimeoutMs}`,
           '',
         ].join('\n'),
       );
@@ -130,12 +229,16 @@ export async function startSentinel(): Promise<RedisTopology> {
         'get-master-addr-by-name',
         SENTINEL_NAME,
       );
-      const master = await ask(sentinel.port, 'SENTINEL', 'master', SENTINEL_NAME);
-      const fields = Array.isArray(master) ? master.map(String) : [];
-      const flags = fields[fields.indexOf('flags') + 1];
+      const master = fields(await ask(sentinel.port, 'SENTINEL', 'master', SENTINEL_NAME));
+      const known = await ask(sentinel.port, 'SENTINEL', 'replicas', SENTINEL_NAME);
+      const linked = (Array.isArray(known) ? known : [])
+        .map(fields)
+        .filter((replica) => replica.flags === 'slave' && replica['master-link-status'] === 'ok')
+        .map((replica) => Number(replica.port));
       return (
         JSON.stringify(address) === JSON.stringify(['127.0.0.1', String(primary.port)]) &&
-        flags === 'master'
+        master.flags === 'master' &&
+        replicaPorts.every((port) => linked.includes(port))
       );
     });
 
@@ -158,6 +261,10 @@ export async function startSentinel(): Promise<RedisTopology> {
   }
 }
 
+// How long a cluster node may not answer before the others flag it: low,
+// so that a test sees the cluster fail (and recover) within seconds.
+const CLUSTER_NODE_TIMEOUT_MS = 1000;
+
 // A Redis Cluster of `size` primaries without replicas, every slot
 // assigned. Resolves once every node reports cluster_state:ok.
 export async function startRedisCluster(size = 3): Promise<RedisTopology> {
@@ -168,7 +275,7 @@ export async function startRedisCluster(size = 3): Promise<RedisTopology> {
       // The bus port is set explicitly: the default, port + 10000, may
       // be taken or past 65535.
       const bus = await allowedPort();
-      await launch(servers, dir, (port) => [
+      await launch(servers, dir, 'primary', (port) => [
         ...serverArgs(port, dir),
         '--cluster-enabled',
         'yes',
@@ -177,20 +284,13 @@ export async function startRedisCluster(size = 3): Promise<RedisTopology> {
         '--cluster-config-file',
         path.join(dir, `nodes-${port}.conf`),
         '--cluster-node-timeout',
-        '5000',
+        String(CLUSTER_NODE_TIMEOUT_MS),
       ]);
     }
     const nodes = servers.map((server) => `127.0.0.1:${server.port}`);
 
     await run(CLI, ['--cluster', 'create', ...nodes, '--cluster-replicas', '0', '--cluster-yes']);
-    await until('every cluster node reports cluster_state:ok', servers, async () => {
-      for (const server of servers) {
-        const info = String(await ask(server.port, 'CLUSTER', 'INFO'));
-        if (!info.includes('cluster_state:ok')) return false;
-        if (!info.includes(`cluster_known_nodes:${size}`)) return false;
-      }
-      return true;
-    });
+    await untilClusterOk(servers);
 
     return track(new RedisTopology('cluster', `redis://${nodes[0]}`, nodes, '', servers, dir));
   } catch (err) {
@@ -213,6 +313,25 @@ function track(topology: RedisTopology): RedisTopology {
   return topology;
 }
 
+function untilClusterOk(servers: ServerProcess[]): Promise<void> {
+  return until('every cluster node reports cluster_state:ok', servers, async () => {
+    for (const server of servers) {
+      const info = String(await ask(server.port, 'CLUSTER', 'INFO'));
+      if (!info.includes('cluster_state:ok')) return false;
+      if (!info.includes(`cluster_known_nodes:${servers.length}`)) return false;
+    }
+    return true;
+  });
+}
+
+// A reply of field, value, field, value… as an object.
+function fields(reply: unknown): Record<string, string> {
+  const list = Array.isArray(reply) ? reply.map(String) : [];
+  const object: Record<string, string> = {};
+  for (let i = 0; i + 1 < list.length; i += 2) object[list[i]!] = list[i + 1]!;
+  return object;
+}
+
 async function allowedPort(): Promise<number> {
   for (;;) {
     const port = await freePort();
@@ -226,26 +345,38 @@ async function allowedPort(): Promise<number> {
 async function launch(
   servers: ServerProcess[],
   cwd: string,
+  role: ServerRole,
   args: (port: number) => string[],
 ): Promise<ServerProcess> {
   if (!existsSync(SERVER) || !existsSync(CLI)) {
     throw new Error(`${SERVER} and ${CLI} are needed (apt-get install redis-server)`);
   }
-  let failure = '';
+  let failure: unknown;
   for (let attempt = 0; attempt < 3; attempt += 1) {
     const port = await allowedPort();
-    const server = new ServerProcess(port, args(port), cwd);
+    const server = new ServerProcess(port, role, args(port), cwd);
     servers.push(server);
-    const deadline = Date.now() + READY_MS;
-    while (!server.exited && Date.now() < deadline) {
-      if ((await ask(port, 'PING')) === 'PONG') return server;
-      await pause(25);
+    try {
+      await answering(server);
+      return server;
+    } catch (err) {
+      servers.splice(servers.indexOf(server), 1);
+      failure = err;
     }
-    await server.stop();
-    servers.splice(servers.indexOf(server), 1);
-    failure = `redis-server on port ${port} did not answer PING:\n${server.log}`;
   }
-  throw new Error(failure);
+  throw failure;
+}
+
+// Resolves once the server answers PING; kills it and fails with its log
+// if it exits or does not answer in time.
+async function answering(server: ServerProcess): Promise<void> {
+  const deadline = Date.now() + READY_MS;
+  while (!server.exited && Date.now() < deadline) {
+    if ((await ask(server.port, 'PING')) === 'PONG') return;
+    await pause(25);
+  }
+  await server.stop();
+  throw new Error(`redis-server on port ${server.port} did not answer PING:\n${server.log}`);
 }
 
 // Polls `ready` until it holds; fails with the servers' logs otherwise.
