@@ -1,24 +1,32 @@
 // The gRPC peer link on its own: the cluster secret on every call, bad
 // requests refused by name, and a deadline on a peer that is not there.
 import { afterEach, describe, expect, it } from 'vitest';
-import { status } from '@grpc/grpc-js';
+import { credentials, ServerCredentials, status, type ChannelCredentials } from '@grpc/grpc-js';
+import { readFileSync, rmSync } from 'node:fs';
 import { startPeerServer, type PeerServer } from '../src/cluster/peer-server.js';
 import { PeerPool } from '../src/cluster/peers.js';
 import { Keys } from '../src/cluster/keys.js';
 import { closeReason } from '../src/gateway/session.js';
 import { SessionRegistry } from '../src/gateway/sessions.js';
 import { createLogger } from '../src/log.js';
+import { makeCerts, type NodeCerts } from './helpers/certs.js';
 import { freePort } from './helpers/cli.js';
+import { startCluster, stopClusters } from './helpers/cluster.js';
+import { closeClients } from './helpers/client.js';
 
 const SECRET = 'peer-secret-0123456789';
 const logger = createLogger({ level: 'silent', pretty: false });
 const servers: PeerServer[] = [];
 const pools: PeerPool[] = [];
 
-async function peer(log = logger): Promise<string> {
+async function peer(
+  log = logger,
+  serverCredentials = ServerCredentials.createInsecure(),
+): Promise<string> {
   const server = await startPeerServer(
     {
       registry: new SessionRegistry('n1'),
+      credentials: serverCredentials,
       secret: SECRET,
       state: () => ({
         nodeId: 'n1',
@@ -39,8 +47,12 @@ async function peer(log = logger): Promise<string> {
   return `127.0.0.1:${server.port}`;
 }
 
-function pool(secret = SECRET, timeoutMs = 1000): PeerPool {
-  const created = new PeerPool(secret, timeoutMs, 1024 * 1024);
+function pool(
+  secret = SECRET,
+  timeoutMs = 1000,
+  channel: ChannelCredentials = credentials.createInsecure(),
+): PeerPool {
+  const created = new PeerPool(secret, timeoutMs, 1024 * 1024, channel);
   pools.push(created);
   return created;
 }
@@ -48,6 +60,8 @@ function pool(secret = SECRET, timeoutMs = 1000): PeerPool {
 afterEach(async () => {
   pools.splice(0).forEach((p) => p.close());
   await Promise.all(servers.splice(0).map((server) => server.stop()));
+  closeClients();
+  await stopClusters();
 });
 
 describe('peer link', () => {
@@ -133,5 +147,53 @@ describe('close reasons', () => {
     expect(Buffer.byteLength(cut)).toBeLessThanOrEqual(123);
     expect(cut).toBe('é'.repeat(61));
     expect(closeReason('a'.repeat(200))).toBe('a'.repeat(123));
+  });
+});
+
+describe('TLS between nodes', () => {
+  let certs: NodeCerts;
+  const pem = (file: string) => readFileSync(file);
+
+  it('serves only peers with a certificate of the CA, and two TLS nodes deliver', async () => {
+    certs = makeCerts();
+    try {
+      const tlsServer = ServerCredentials.createSsl(
+        pem(certs.ca),
+        [{ cert_chain: pem(certs.cert), private_key: pem(certs.key) }],
+        true,
+      );
+      const address = await peer(logger, tlsServer);
+      const trusted = credentials.createSsl(pem(certs.ca), pem(certs.key), pem(certs.cert));
+      expect(await pool(SECRET, 1000, trusted).state(address)).toMatchObject({ nodeId: 'n1' });
+
+      // Plaintext, and a certificate of another CA: no call gets through.
+      await expect(pool(SECRET, 1000).state(address)).rejects.toMatchObject({
+        code: status.UNAVAILABLE,
+      });
+      const stranger = credentials.createSsl(
+        pem(certs.ca),
+        pem(certs.strangerKey),
+        pem(certs.strangerCert),
+      );
+      await expect(pool(SECRET, 1000, stranger).state(address)).rejects.toMatchObject({
+        code: status.UNAVAILABLE,
+      });
+
+      const cluster = await startCluster(['n1', 'n2'], {
+        env: {
+          PRIM_GRPC_TLS_CERT: certs.cert,
+          PRIM_GRPC_TLS_KEY: certs.key,
+          PRIM_GRPC_TLS_CA: certs.ca,
+        },
+      });
+      const [n1, n2] = cluster.nodes;
+      const acme = await cluster.tenant('acme');
+      const bob = await acme.open(n2, 'bob');
+      const sent = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'sealed' });
+      expect(sent.data.delivered).toBe(true);
+      expect((await bob.next('msg')).msg.message).toBe('sealed');
+    } finally {
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,9 +1,10 @@
 // Starting a cluster node: what stops it, in words that name the setting.
 import { createServer, type Server } from 'node:net';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { freePort } from './helpers/cli.js';
 import { startRedis, stopRedisServers } from './helpers/redis.js';
-import { startTestNode, stopTestNodes, tempDir } from './helpers/node.js';
+import { startTestNode, stopTestNodes, tempDir, testConfig } from './helpers/node.js';
 
 const servers: Server[] = [];
 
@@ -64,5 +65,21 @@ describe('cluster node start', () => {
     const nodes = await first.context.cluster!.nodeStates();
     expect(nodes.map((node) => node.nodeId)).toEqual(['n1']);
     expect(await redis.allKeys()).toContainEqual({ db: 0, key: 'prim:node:n1' });
+  });
+
+  it('names the TLS setting that is missing or cannot be read', async () => {
+    const redis = await startRedis();
+    const dir = tempDir();
+    expect(() =>
+      testConfig(dir, { ...clusterEnv(redis.url), PRIM_GRPC_TLS_CERT: 'node.pem' }),
+    ).toThrow('grpc.tlsCert, grpc.tlsKey and grpc.tlsCa go together');
+    const tls = {
+      PRIM_GRPC_TLS_CERT: 'missing.pem',
+      PRIM_GRPC_TLS_KEY: 'missing.key',
+      PRIM_GRPC_TLS_CA: 'ca.pem',
+    };
+    await expect(startTestNode({ ...clusterEnv(redis.url), ...tls }, dir)).rejects.toThrow(
+      `grpc.tlsCert: cannot read ${path.join(dir, 'missing.pem')} (ENOENT)`,
+    );
   });
 });

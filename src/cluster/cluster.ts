@@ -17,6 +17,7 @@ import { Presence } from './presence.js';
 import { maxMessageBytes, type NodeStateReply } from './proto.js';
 import { connectRedis, isReady, type RedisClient } from './redis.js';
 import { ClusterDelivery } from './router.js';
+import { peerCredentials } from './tls.js';
 
 export interface ClusterOptions {
   config: Config;
@@ -63,13 +64,20 @@ export class ClusterNode {
   static async start(options: ClusterOptions): Promise<ClusterNode> {
     const { config, nodeId, registry } = options;
     const log = options.logger.child({ module: 'cluster' });
+    // Certificates first: a bad file needs no Redis connection to report.
+    const tls = peerCredentials(config);
     const redis = await connectRedis(config);
     const keys = new Keys(config.redis.prefix);
     const ttl = config.cluster.ttl;
     const presence = new Presence(redis, keys, nodeId, ttl);
     const directory = new NodeDirectory(redis, keys, ttl);
     const maxBytes = maxMessageBytes(config.limits.maxFrameBytes);
-    const peers = new PeerPool(config.cluster.secret!, config.grpc.callTimeout, maxBytes);
+    const peers = new PeerPool(
+      config.cluster.secret!,
+      config.grpc.callTimeout,
+      maxBytes,
+      tls.client,
+    );
     let server: PeerServer | undefined;
     try {
       await refuseTwin(directory, peers, nodeId);
@@ -80,6 +88,7 @@ export class ClusterNode {
       server = await startPeerServer(
         {
           registry,
+          credentials: tls.server,
           secret: config.cluster.secret!,
           state: () => cluster!.stateReply(),
           maxMessageBytes: maxBytes,

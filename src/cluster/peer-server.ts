@@ -3,7 +3,7 @@
 import { format } from 'node:util';
 import {
   Server,
-  ServerCredentials,
+  type ServerCredentials,
   setLogger,
   status,
   type ServerUnaryCall,
@@ -26,6 +26,7 @@ import { secretMatcher } from './secret.js';
 
 export interface PeerServerOptions {
   registry: SessionRegistry;
+  credentials: ServerCredentials;
   secret: string;
   state: () => NodeStateReply;
   maxMessageBytes: number;
@@ -132,7 +133,7 @@ export async function startPeerServer(
   });
 
   const bound = await new Promise<number>((resolve, reject) => {
-    server.bindAsync(`${host}:${port}`, ServerCredentials.createInsecure(), (err, actual) =>
+    server.bindAsync(`${host}:${port}`, options.credentials, (err, actual) =>
       err ? reject(err) : resolve(actual),
     );
   });

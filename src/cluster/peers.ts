@@ -2,8 +2,8 @@
 // reconnects by itself. Every call carries the cluster secret and a
 // deadline, so an unreachable peer costs at most grpc.callTimeout.
 import {
-  credentials,
   Metadata,
+  type ChannelCredentials,
   type Client,
   type ServiceError,
   type ServiceClientConstructor,
@@ -36,6 +36,7 @@ export class PeerPool {
     secret: string,
     private readonly timeoutMs: number,
     private readonly maxMessageBytes: number,
+    private readonly credentials: ChannelCredentials,
   ) {
     this.metadata.set(SECRET_HEADER, secret);
   }
@@ -76,7 +77,7 @@ export class PeerPool {
   private client(address: string): Client {
     let client = this.clients.get(address);
     if (!client) {
-      client = new this.service(address, credentials.createInsecure(), {
+      client = new this.service(address, this.credentials, {
         'grpc.max_receive_message_length': this.maxMessageBytes,
         'grpc.max_send_message_length': this.maxMessageBytes,
         // grpc-js backs off up to 2 minutes between attempts to reach a peer

@@ -73,6 +73,10 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   const folder = existsSync(file) ? path.dirname(file) : (options.cwd ?? process.cwd());
   const config = unflatten(values) as unknown as Config;
   config.dataDir = path.resolve(folder, config.dataDir);
+  for (const key of ['tlsCert', 'tlsKey', 'tlsCa'] as const) {
+    const file = config.grpc[key];
+    if (file !== undefined) config.grpc[key] = path.resolve(folder, file);
+  }
   config.store.url =
     sqliteRelativeTo(folder, config.store.url) ?? `sqlite:${path.join(config.dataDir, 'prim.db')}`;
   validateTogether(config);
@@ -150,6 +154,15 @@ function validateTogether(config: Config): void {
     throw new PrimError(
       'BAD_PARAMETER',
       'cluster.secret is required when redis.url is set (cluster mode)',
+    );
+  }
+  const { tlsCert, tlsKey, tlsCa } = config.grpc;
+  const tls = [tlsCert, tlsKey, tlsCa].filter((file) => file !== undefined).length;
+  if (tls !== 0 && tls !== 3) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      'grpc.tlsCert, grpc.tlsKey and grpc.tlsCa go together: set all three for TLS ' +
+        'between nodes, or none',
     );
   }
   const wildcard = ['0.0.0.0', '::', '[::]'].includes(config.grpc.host);

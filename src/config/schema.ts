@@ -20,7 +20,16 @@ export interface Config {
     sentinelName: string;
   };
   // advertise: unset means grpc.host:grpc.port (see ClusterNode.address).
-  grpc: { host: string; port: number; advertise: string | undefined; callTimeout: number };
+  grpc: {
+    host: string;
+    port: number;
+    advertise: string | undefined;
+    callTimeout: number;
+    // Files for mutual TLS between nodes; all three or none.
+    tlsCert: string | undefined;
+    tlsKey: string | undefined;
+    tlsCa: string | undefined;
+  };
   cluster: { secret: string | undefined; ttl: number };
   tokens: { defaultTtl: number; maxTtl: number; rotationGrace: number };
   ws: {
@@ -209,6 +218,9 @@ export const KEYS: KeySpec[] = [
   { key: 'grpc.port', default: 9001, parse: port },
   { key: 'grpc.advertise', default: undefined, parse: address },
   { key: 'grpc.callTimeout', default: '1s', parse: durationAtLeast(10) },
+  { key: 'grpc.tlsCert', default: undefined, parse: text() },
+  { key: 'grpc.tlsKey', default: undefined, parse: text() },
+  { key: 'grpc.tlsCa', default: undefined, parse: text() },
   { key: 'cluster.secret', default: undefined, parse: secret(16) },
   // The registry record and presence live this long unless refreshed.
   { key: 'cluster.ttl', default: '15s', parse: durationAtLeast(1000) },

@@ -1,0 +1,49 @@
+// The credentials of the peer link: plaintext, or mutual TLS when
+// grpc.tlsCert, grpc.tlsKey and grpc.tlsCa are set. With TLS a node serves
+// only peers whose certificate the CA signed, and dials only peers that
+// show one for the address it dials (grpc.advertise).
+import { readFileSync } from 'node:fs';
+import { credentials, ServerCredentials, type ChannelCredentials } from '@grpc/grpc-js';
+import type { Config } from '../config/schema.js';
+import { PrimError } from '../errors.js';
+
+export interface PeerCredentials {
+  server: ServerCredentials;
+  client: ChannelCredentials;
+}
+
+function read(key: string, file: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${key}: cannot read ${file} (${(err as NodeJS.ErrnoException).code ?? 'error'})`,
+    );
+  }
+}
+
+export function peerCredentials(config: Config): PeerCredentials {
+  const { tlsCert, tlsKey, tlsCa } = config.grpc;
+  if (!tlsCert || !tlsKey || !tlsCa) {
+    return {
+      server: ServerCredentials.createInsecure(),
+      client: credentials.createInsecure(),
+    };
+  }
+  const cert = read('grpc.tlsCert', tlsCert);
+  const key = read('grpc.tlsKey', tlsKey);
+  const ca = read('grpc.tlsCa', tlsCa);
+  try {
+    return {
+      server: ServerCredentials.createSsl(ca, [{ cert_chain: cert, private_key: key }], true),
+      client: credentials.createSsl(ca, key, cert),
+    };
+  } catch (err) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `grpc.tlsCert, grpc.tlsKey, grpc.tlsCa: not a usable certificate, key and CA in PEM ` +
+        `(${(err as Error).message})`,
+    );
+  }
+}
