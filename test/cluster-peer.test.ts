@@ -36,6 +36,7 @@ async function peer(
         startedAt: 1,
         connections: 0,
         tenantsOnline: 0,
+        instance: 'test',
       }),
       maxMessageBytes: 1024 * 1024,
       logger: log,

@@ -67,6 +67,17 @@ describe('cluster node start', () => {
     expect(await redis.allKeys()).toContainEqual({ db: 0, key: 'prim:node:n1' });
   });
 
+  it('lets only one of two nodes started at once with the same nodeId run', async () => {
+    const redis = await startRedis();
+    const env = { ...clusterEnv(redis.url), PRIM_NODE_ID: 'twin' };
+    const starts = await Promise.allSettled([startTestNode(env), startTestNode(env)]);
+    const failed = starts.filter((start) => start.status === 'rejected');
+    expect(failed).toHaveLength(1);
+    expect(String((failed[0] as PromiseRejectedResult).reason)).toContain(
+      'nodeId "twin" is in use by a running node',
+    );
+  });
+
   it('names the TLS setting that is missing or cannot be read', async () => {
     const redis = await startRedis();
     const dir = tempDir();

@@ -2,6 +2,7 @@
 // presence, the gRPC server for its peers and the pool of peer clients,
 // started and stopped in order. The node is a cluster node iff redis.url
 // is set.
+import { randomBytes } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import { PrimError } from '../errors.js';
 import type { Session } from '../gateway/session.js';
@@ -39,6 +40,8 @@ function advertised(config: Config, boundPort: number): string {
 
 export class ClusterNode {
   readonly delivery: ClusterDelivery;
+  // Tells this process from another with the same node id.
+  private readonly instance = randomBytes(8).toString('hex');
   // What other nodes dial.
   readonly address: string;
   private http = '';
@@ -80,9 +83,6 @@ export class ClusterNode {
     );
     let server: PeerServer | undefined;
     try {
-      await refuseTwin(directory, peers, nodeId);
-      // Sessions of an earlier process with this node id are gone.
-      await presence.withdrawAll();
       const host = config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host;
       let cluster: ClusterNode | undefined;
       server = await startPeerServer(
@@ -101,6 +101,9 @@ export class ClusterNode {
       // every command on it fails: what the node's own calls meet decides.
       const health = new RedisHealth(() => cluster!.refresh(), log);
       cluster = new ClusterNode(options, redis, directory, presence, peers, server, health, log);
+      await cluster.claimNodeId();
+      // Sessions of an earlier process with this node id are gone.
+      await presence.withdrawAll();
       registry.observe(cluster.observer());
       redis.on('close', () => health.failed(new Error('connection closed')));
       redis.on('ready', () => health.probeSoon());
@@ -111,6 +114,26 @@ export class ClusterNode {
       redis.disconnect();
       throw grpcFailure(err, config);
     }
+  }
+
+  // Two live processes with one node id would take each other's sessions
+  // and record. The record is written only where none is (SET NX, after the
+  // peer server is up, so that it answers at once); a record already there
+  // whose node answers as itself belongs to a twin, and this start fails.
+  // One that does not answer was left by an earlier process: taken over.
+  private async claimNodeId(): Promise<void> {
+    const { nodeId } = this.options;
+    const existing = await this.directory.claim(this.record());
+    if (!existing) return;
+    const answer = await this.peers.state(existing.address).catch(() => undefined);
+    if (answer?.nodeId === nodeId && answer.instance === existing.instance) {
+      throw new PrimError(
+        'OPERATION_FAILED',
+        `nodeId "${nodeId}" is in use by a running node (gRPC ${existing.address}); ` +
+          'give each node its own nodeId (or PRIM_NODE_ID)',
+      );
+    }
+    await this.directory.register(this.record());
   }
 
   // Registers the node once it serves `http` (host:port), and keeps the
@@ -158,6 +181,7 @@ export class ClusterNode {
       startedAt,
       connections: registry.size,
       tenantsOnline: registry.tenantNames().length,
+      instance: this.instance,
     };
   }
 
@@ -187,6 +211,7 @@ export class ClusterNode {
       version: VERSION,
       startedAt,
       connections: registry.size,
+      instance: this.instance,
     };
   }
 
@@ -219,22 +244,6 @@ export class ClusterNode {
     await this.presence.publishAll(this.options.registry.all());
     const live = await this.directory.list();
     this.peers.retain(new Set(live.map((node) => node.address)));
-  }
-}
-
-// Two live processes with one node id would take each other's sessions and
-// record. A record of this id whose node still answers is such a twin; one
-// that does not answer was left by an earlier process, which is taken over.
-async function refuseTwin(directory: NodeDirectory, peers: PeerPool, nodeId: string) {
-  const earlier = (await directory.list()).find((node) => node.nodeId === nodeId);
-  if (!earlier) return;
-  const answer = await peers.state(earlier.address).catch(() => undefined);
-  if (answer?.nodeId === nodeId) {
-    throw new PrimError(
-      'OPERATION_FAILED',
-      `nodeId "${nodeId}" is in use by a running node (gRPC ${earlier.address}); ` +
-        'give each node its own nodeId (or PRIM_NODE_ID)',
-    );
   }
 }
 

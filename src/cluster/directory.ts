@@ -13,6 +13,8 @@ export interface NodeRecord {
   version: string;
   startedAt: number;
   connections: number;
+  // Random per process, as in the node's state.
+  instance: string;
 }
 
 // How long a looked-up list of nodes is reused to find a node's address,
@@ -37,6 +39,19 @@ export class NodeDirectory {
       this.redis.set(this.keys.node(record.nodeId), JSON.stringify(record), 'PX', this.ttlMs),
       this.redis.zadd(this.keys.nodes(), expiresAt, record.nodeId),
     ]);
+  }
+
+  // Writes the record unless one of this node id is there; then resolves
+  // to that one and writes nothing.
+  async claim(record: NodeRecord): Promise<NodeRecord | undefined> {
+    const key = this.keys.node(record.nodeId);
+    const written = await this.redis.set(key, JSON.stringify(record), 'PX', this.ttlMs, 'NX');
+    if (written === 'OK') {
+      await this.redis.zadd(this.keys.nodes(), Date.now() + this.ttlMs, record.nodeId);
+      return undefined;
+    }
+    // Expired since the SET, or not prim's: nothing to take over from.
+    return parseRecord(await this.redis.get(key)) ?? { ...record, instance: '' };
   }
 
   async remove(nodeId: string): Promise<void> {

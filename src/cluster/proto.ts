@@ -50,6 +50,7 @@ export interface NodeStateReply {
   startedAt: number;
   connections: number;
   tenantsOnline: number;
+  instance: string;
 }
 
 let peerService: ServiceClientConstructor | undefined;
