@@ -1,8 +1,13 @@
 // Clients for the other nodes, one per address and kept: a grpc-js channel
 // reconnects by itself. Every call carries the cluster secret and a
-// deadline, so an unreachable peer costs at most grpc.callTimeout.
+// deadline, so an unreachable peer costs at most grpc.callTimeout, once: a
+// peer whose call found no connection or no answer in time is not waited
+// on again until a probe gets an answer, every PROBE_MS. Without that, a
+// hung peer held every sender writing to its users for the deadline, one
+// message after the other.
 import {
   Metadata,
+  status,
   type ChannelCredentials,
   type Client,
   type ServiceError,
@@ -27,8 +32,15 @@ type Unary = (
   callback: (err: ServiceError | null, reply: unknown) => void,
 ) => void;
 
+const PROBE_MS = 500;
+
+// Failures that say nothing reached the peer or it did not answer.
+const UNREACHED = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
+
 export class PeerPool {
   private readonly clients = new Map<string, Client>();
+  // Peers not answering, each with the timer of its next probe.
+  private readonly down = new Map<string, NodeJS.Timeout>();
   private readonly service: ServiceClientConstructor = loadPeerService();
   private readonly metadata = new Metadata();
 
@@ -67,6 +79,8 @@ export class PeerPool {
       if (addresses.has(address)) continue;
       client.close();
       this.clients.delete(address);
+      clearTimeout(this.down.get(address));
+      this.down.delete(address);
     }
   }
 
@@ -92,6 +106,30 @@ export class PeerPool {
   }
 
   private call<Reply>(address: string, method: string, request: unknown): Promise<Reply> {
+    if (this.down.has(address)) {
+      const details = `peer ${address} did not answer its last call; probing it`;
+      return Promise.reject(
+        Object.assign(new Error(details), { code: status.UNAVAILABLE, details }),
+      );
+    }
+    return this.send<Reply>(address, method, request).catch((err: ServiceError) => {
+      if (UNREACHED.has(err.code)) this.probeLater(address);
+      throw err;
+    });
+  }
+
+  private probeLater(address: string): void {
+    if (this.down.has(address) || !this.clients.has(address)) return;
+    const probe = () =>
+      this.send(address, 'state', {}).then(
+        () => this.down.delete(address),
+        () => this.down.has(address) && this.down.set(address, timer()),
+      );
+    const timer = () => setTimeout(() => void probe(), PROBE_MS).unref();
+    this.down.set(address, timer());
+  }
+
+  private send<Reply>(address: string, method: string, request: unknown): Promise<Reply> {
     const client = this.client(address) as unknown as Record<string, Unary>;
     return new Promise((resolve, reject) => {
       client[method].call(
