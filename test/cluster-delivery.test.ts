@@ -264,3 +264,20 @@ test('a node that has just joined is reached at once: presence, broadcasts, mess
     expect((await client.next('msg')).msg.id).toBe(sent.data.id);
   }
 });
+
+test('a message that JSON grows sixfold still crosses nodes', async () => {
+  const cluster = await startCluster(['n1', 'n2']);
+  const [n1, n2] = cluster.nodes;
+  const acme = await cluster.tenant('acme');
+  const bob = await acme.open(n2, 'bob');
+  // A form body carries control characters raw; JSON writes each as \u0001.
+  const message = '\x01'.repeat(60_000);
+  const response = await fetch(`${n1.url}/msg/sendMsg`, {
+    method: 'POST',
+    headers: { authorization: acme.auth, 'content-type': 'application/x-www-form-urlencoded' },
+    body: `receiverId=bob&message=${message}`,
+  });
+  const sent = await response.json();
+  expect(sent.data.delivered).toBe(true);
+  expect((await bob.next('msg')).msg.message).toBe(message);
+});

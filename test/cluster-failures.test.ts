@@ -447,3 +447,28 @@ test('the channel to a peer that was down a while reconnects at once when it is 
   }, 1500);
   expect((await bobAgain.next((f) => f.msg?.id === after.data.id)).msg.message).toBe('back');
 });
+
+test('frames that queued behind a hung peer are rate-limited by when they came, not all at once', async () => {
+  const env = { PRIM_GRPC_CALL_TIMEOUT: '2s', PRIM_LIMITS_MESSAGES_PER_SECOND: '20' };
+  const cluster = await startCluster(['n1'], { env });
+  const n1 = cluster.nodes[0];
+  const n2 = await cluster.spawnNode('n2');
+  const acme = await cluster.tenant('acme');
+  const alice = await acme.open(n1, 'alice');
+  await acme.open(n2, 'bob');
+
+  n2.process.signal('SIGSTOP');
+  try {
+    // 15 a second, under the limit of 20; the first waits 2 s for n2, and
+    // the others wait behind it.
+    const acks = [];
+    for (let i = 0; i < 30; i += 1) {
+      acks.push(alice.request('msg', { receiverId: 'bob', message: `queued ${i}` }));
+      await new Promise((resolve) => setTimeout(resolve, 66));
+    }
+    const replies = await Promise.all(acks);
+    expect(replies.filter((reply) => reply.action !== 'ack')).toEqual([]);
+  } finally {
+    n2.process.signal('SIGCONT');
+  }
+});

@@ -71,9 +71,10 @@ export function loadPeerService(): ServiceClientConstructor {
 }
 
 // The largest gRPC message: a pushed frame holds a message of up to
-// limits.maxFrameBytes, which JSON escaping can grow, and the envelope.
+// limits.maxFrameBytes, and the envelope. A message sent over REST as a
+// form may hold control characters, which JSON writes as 6 bytes each.
 export function maxMessageBytes(maxFrameBytes: number): number {
-  return maxFrameBytes * 2 + 64 * 1024;
+  return maxFrameBytes * 6 + 64 * 1024;
 }
 
 export const SECRET_HEADER = 'x-prim-secret';

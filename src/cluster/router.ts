@@ -161,11 +161,11 @@ export class ClusterDelivery implements Delivery {
   }
 
   private unreachable<T>(node: NodeRecord, method: string, err: unknown, fallback: T): T {
-    const details = (err as { details?: string }).details ?? String(err);
+    const { code, details } = err as { code?: number; details?: string };
     this.warn(
       node.nodeId,
-      { peer: node.nodeId, address: node.address, method, details },
-      'peer unreachable; its sessions count as offline',
+      { peer: node.nodeId, address: node.address, method, code, details: details ?? String(err) },
+      'peer call failed; its sessions count as offline for this one',
     );
     return fallback;
   }

@@ -89,7 +89,7 @@ export class Gateway {
     });
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       session.lastSeen = Date.now();
-      session.enqueue(() => this.handle(session, data, isBinary));
+      session.enqueue(() => this.handle(session, data, isBinary), session.lastSeen);
     });
     socket.on('close', (code: number) => {
       this.log.debug({ connId: session.connId, tenant: session.tenant, code }, 'session closed');

@@ -20,6 +20,8 @@ export class Session {
   private readonly closeListeners: Array<() => void> = [];
   private tokens: number;
   private refilledAt = Date.now();
+  // When the frame being handled arrived (frames are handled one at a time).
+  private handlingArrivedAt = Date.now();
   // Pushes that arrive between the session's registration and its welcome
   // wait here, so that the welcome is always a session's first push.
   private held: Array<string | Buffer> | undefined;
@@ -59,11 +61,16 @@ export class Session {
 
   // Runs `work` after every frame handed in before it. `work` answers its
   // own errors: one that rejected would stop every frame after it.
-  enqueue(work: () => Promise<void>): void {
+  // `arrivedAt`: when the frame came, which the rate limit counts by.
+  enqueue(work: () => Promise<void>, arrivedAt = Date.now()): void {
     if (this.deaf) return;
     this.queued += 1;
     if (this.queued === MAX_QUEUED_FRAMES) this.socket.pause();
-    this.tail = this.tail.then(work).finally(() => {
+    const run = () => {
+      this.handlingArrivedAt = arrivedAt;
+      return work();
+    };
+    this.tail = this.tail.then(run).finally(() => {
       this.queued -= 1;
       if (this.queued === MAX_QUEUED_FRAMES - 1 && !this.deaf) this.socket.resume();
     });
@@ -127,8 +134,10 @@ export class Session {
     for (const data of held) this.send(data);
   }
 
-  // A token bucket of limits.messagesPerSecond for `msg` frames.
-  takeMessageToken(now = Date.now()): boolean {
+  // A token bucket of limits.messagesPerSecond for `msg` frames, by the
+  // time each frame arrived: frames that queued up behind a slow one (a
+  // hung Redis, a slow store) were sent at the client's own pace.
+  takeMessageToken(now = this.handlingArrivedAt): boolean {
     const elapsed = (now - this.refilledAt) / 1000;
     this.tokens = Math.min(this.messagesPerSecond, this.tokens + elapsed * this.messagesPerSecond);
     this.refilledAt = now;
