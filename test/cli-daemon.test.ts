@@ -113,6 +113,12 @@ test('status finds a node started on a port from the environment', async () => {
     state: expect.objectContaining({ state: 'ready' }),
   });
   expect(status.stderr).toBe('');
+
+  // So do the commands that talk to the config's node.
+  expect((await prim(dir, 'tenant', 'create', 'acme', '--json')).code).toBe(0);
+  const users = await prim(dir, 'user', 'list', '--tenant', 'acme', '--json');
+  expect(users.code).toBe(0);
+  expect(onlyJson(users)).toEqual({ users: [], total: 0 });
 });
 
 test("status shows the running node's state, and --json one document", async () => {

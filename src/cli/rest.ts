@@ -4,6 +4,7 @@
 import type { Config } from '../config/schema.js';
 import { NodeClient, type Query } from '../client/node-client.js';
 import { PrimError } from '../errors.js';
+import { daemonFiles, livePid, urlInPidFile } from './background.js';
 import { withTenants } from './context.js';
 
 // Where the node of this config listens, as a client reaches it.
@@ -21,6 +22,14 @@ export function nodeUrl(config: Config): string {
   return `http://${target.includes(':') ? `[${target}]` : target}:${port}`;
 }
 
+// The node this config's commands talk to: the background node of its
+// dataDir where it listens (it may have been started with PRIM_HTTP_PORT),
+// else where the config says.
+export function runningNodeUrl(config: Config): string {
+  const { pidFile } = daemonFiles(config);
+  return (livePid(pidFile) !== undefined && urlInPidFile(pidFile)) || nodeUrl(config);
+}
+
 // The node of this config, called with one tenant's credentials.
 export class TenantClient {
   private constructor(
@@ -32,7 +41,7 @@ export class TenantClient {
     const tenant = await withTenants(config, (tenants) => tenants.require(account));
     const basic = Buffer.from(`${tenant.account}:${tenant.secret}`).toString('base64');
     const node = new NodeClient(
-      nodeUrl(config),
+      runningNodeUrl(config),
       'start one with `prim serve` (it listens on http.host and http.port of the config)',
     );
     return new TenantClient(node, `Basic ${basic}`);
