@@ -472,3 +472,23 @@ test('frames that queued behind a hung peer are rate-limited by when they came, 
     n2.process.signal('SIGCONT');
   }
 });
+
+test('a Redis that loses its data (FLUSHALL) holds the nodes and their sessions again within seconds', async () => {
+  // A long ttl: the periodic refresh (every 10 s) is not what brings it back.
+  const cluster = await startCluster(['n1', 'n2'], { env: { PRIM_CLUSTER_TTL: '30s' } });
+  const [n1, n2] = cluster.nodes;
+  const acme = await cluster.tenant('acme');
+  const bob = await acme.open(n2, 'bob');
+
+  const redis = cluster.redis.client();
+  await redis.connect();
+  await redis.flushall();
+  const flushedAt = Date.now();
+  await eventually(async () => {
+    expect((await acme.get(n1, '/user/listUserMaps')).data).toEqual({ n2: ['bob'] });
+    const sent = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'still here' });
+    expect(sent.data.delivered).toBe(true);
+  }, 5000);
+  expect(Date.now() - flushedAt).toBeLessThan(5000);
+  await bob.next((frame) => frame.msg?.message === 'still here');
+});

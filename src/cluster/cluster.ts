@@ -20,6 +20,9 @@ import { connectRedis, isReady, type RedisClient } from './redis.js';
 import { ClusterDelivery } from './router.js';
 import { peerCredentials } from './tls.js';
 
+// How often a node checks that Redis still holds its record.
+const WATCH_MS = 1000;
+
 export interface ClusterOptions {
   config: Config;
   nodeId: string;
@@ -142,9 +145,20 @@ export class ClusterNode {
     this.http = http;
     await this.refresh().catch((err: unknown) => this.health.failed(err));
     const every = Math.max(100, Math.floor(this.options.config.cluster.ttl / 3));
+    let tick = 0;
+    // Every second a look at the node's own record, every third of the TTL
+    // a full refresh. A record gone before its time means Redis lost its
+    // data (FLUSHALL, a failover to an empty replica): online users would
+    // miss pushes until the next refresh, so it comes at once.
+    const interval = Math.min(WATCH_MS, every);
     this.refresher = setInterval(() => {
-      if (this.health.up) this.refresh().catch((err: unknown) => this.health.failed(err));
-    }, every);
+      if (!this.health.up) return;
+      tick += interval;
+      const due = tick >= every;
+      if (due) tick = 0;
+      const work = due ? this.refresh() : this.refreshIfLost();
+      work.catch((err: unknown) => this.health.failed(err));
+    }, interval);
     this.refresher.unref();
     this.log.info({ address: this.address, ttlMs: this.options.config.cluster.ttl }, 'registered');
   }
@@ -229,6 +243,12 @@ export class ClusterNode {
         });
       },
     };
+  }
+
+  private async refreshIfLost(): Promise<void> {
+    if (this.refreshing || (await this.directory.has(this.options.nodeId))) return;
+    this.log.warn('the registry record is gone from Redis before its TTL; registering again');
+    await this.refresh();
   }
 
   // The record and every session's presence written again (a restarted

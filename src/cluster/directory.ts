@@ -54,6 +54,10 @@ export class NodeDirectory {
     return parseRecord(await this.redis.get(key)) ?? { ...record, instance: '' };
   }
 
+  async has(nodeId: string): Promise<boolean> {
+    return (await this.redis.exists(this.keys.node(nodeId))) === 1;
+  }
+
   async remove(nodeId: string): Promise<void> {
     await Promise.all([
       this.redis.del(this.keys.node(nodeId)),
