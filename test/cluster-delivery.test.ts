@@ -2,16 +2,12 @@
 // the receiver's sessions on the others, the sender's other devices too,
 // in order, and a broadcast reaches every node but no other tenant.
 import { afterEach, expect, test } from 'vitest';
-import { type Frame, type TestClient } from './helpers/client.js';
+import { type Frame, type TestClient, syncAll } from './helpers/client.js';
 import { range, startCluster, cleanUpClusterTest, caughtUp, FAST } from './helpers/cluster.js';
 
 afterEach(cleanUpClusterTest);
 
 const pushed = (client: TestClient) => client.frames.filter((frame) => frame.action === 'msg');
-
-async function syncAll(client: TestClient): Promise<Frame['msg'][]> {
-  return (await client.request('sync', { since: 0, limit: 500 })).msg.messages;
-}
 
 test('a message from a session on one node reaches the receiver on another, acked delivered', async () => {
   const cluster = await startCluster(['n1', 'n2']);

@@ -7,7 +7,7 @@
 import { afterEach, expect, test } from 'vitest';
 import WebSocket from 'ws';
 import { freePort } from './helpers/cli.js';
-import { connect, connectUser, type Frame, type TestClient } from './helpers/client.js';
+import { connect, connectUser, type Frame, type TestClient, syncAll } from './helpers/client.js';
 import {
   eventually,
   range,
@@ -23,18 +23,6 @@ import {
 import { call } from './helpers/rest.js';
 
 afterEach(cleanUpClusterTest);
-
-// The whole inbox after `since`, page by page.
-async function syncAll(client: TestClient, since = 0): Promise<Frame['msg'][]> {
-  const messages: Frame['msg'][] = [];
-  for (;;) {
-    const reply = await client.request('sync', { since, limit: 500 });
-    expect(reply.action).toBe('sync');
-    messages.push(...reply.msg.messages);
-    if (!reply.msg.hasMore) return messages;
-    since = reply.msg.messages.at(-1).inboxSeq;
-  }
-}
 
 // Sends every text at once and resolves with the acks in sent order.
 async function pipeline(client: TestClient, receiverId: string, texts: string[]) {

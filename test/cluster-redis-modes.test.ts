@@ -6,7 +6,7 @@
 // whole again once the setup is: a cluster primary back on its port, or a
 // replica promoted by the Sentinel.
 import { afterEach, describe, expect, test } from 'vitest';
-import { closeClients, type Frame, type TestClient } from './helpers/client.js';
+import { closeClients, type TestClient, syncAll } from './helpers/client.js';
 import {
   caughtUp,
   eventually,
@@ -86,19 +86,6 @@ describe.each(topologies)('on $name', ({ start }) => {
     expect(await listedNodes(n2)).toEqual(['n2']);
   });
 });
-
-// The whole inbox, page by page.
-async function syncAll(client: TestClient): Promise<Frame['msg'][]> {
-  const messages: Frame['msg'][] = [];
-  let since = 0;
-  for (;;) {
-    const reply = await client.request('sync', { since, limit: 500 });
-    expect(reply.action).toBe('sync');
-    messages.push(...reply.msg.messages);
-    if (!reply.msg.hasMore) return messages;
-    since = reply.msg.messages.at(-1).inboxSeq;
-  }
-}
 
 // alice on n1 and bob on n2, and every message acked between them.
 class Conversation {

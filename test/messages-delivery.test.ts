@@ -4,7 +4,13 @@ import { rmSync } from 'node:fs';
 import { afterEach, expect, test } from 'vitest';
 import { createLogger } from '../src/log.js';
 import { startNode } from '../src/server/node.js';
-import { closeClients, connectUser, type Frame, type TestClient } from './helpers/client.js';
+import {
+  closeClients,
+  connectUser,
+  type Frame,
+  type TestClient,
+  syncAll,
+} from './helpers/client.js';
 import {
   startTestNode,
   stopTestNodes,
@@ -55,10 +61,6 @@ async function pipeline(client: TestClient, receiverId: string, texts: string[])
     client.send({ seq: base + i, action: 'msg', msg: { receiverId, message } }),
   );
   return Promise.all(texts.map((_text, i) => client.next((frame) => frame.seq === base + i)));
-}
-
-async function syncAll(client: TestClient): Promise<Frame['msg'][]> {
-  return (await client.request('sync', { since: 0, limit: 500 })).msg.messages;
 }
 
 const range = (from: number, to: number) =>

@@ -106,3 +106,15 @@ export async function connectUser(httpUrl: string, token: string) {
 export function closeClients(): void {
   for (const client of open.splice(0)) client.socket.terminate();
 }
+
+// The client's whole inbox after `since`, page by page.
+export async function syncAll(client: TestClient, since = 0): Promise<Frame['msg'][]> {
+  const messages: Frame['msg'][] = [];
+  for (;;) {
+    const reply = await client.request('sync', { since, limit: 500 });
+    if (reply.action !== 'sync') throw new Error(`sync answered ${JSON.stringify(reply)}`);
+    messages.push(...reply.msg.messages);
+    if (!reply.msg.hasMore) return messages;
+    since = reply.msg.messages.at(-1).inboxSeq;
+  }
+}
