@@ -1,7 +1,9 @@
 // Starting a cluster node: what stops it, in words that name the setting.
+import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { makeCerts } from './helpers/certs.js';
 import { freePort } from './helpers/cli.js';
 import { startRedis, stopRedisServers } from './helpers/redis.js';
 import { startTestNode, stopTestNodes, tempDir, testConfig } from './helpers/node.js';
@@ -83,7 +85,9 @@ describe('cluster node start', () => {
     const dir = tempDir();
     expect(() =>
       testConfig(dir, { ...clusterEnv(redis.url), PRIM_GRPC_TLS_CERT: 'node.pem' }),
-    ).toThrow('grpc.tlsCert, grpc.tlsKey and grpc.tlsCa go together');
+    ).toThrow(
+      'grpc.tlsKey and grpc.tlsCa are not set: grpc.tlsCert, grpc.tlsKey and grpc.tlsCa go together',
+    );
     const tls = {
       PRIM_GRPC_TLS_CERT: 'missing.pem',
       PRIM_GRPC_TLS_KEY: 'missing.key',
@@ -92,5 +96,33 @@ describe('cluster node start', () => {
     await expect(startTestNode({ ...clusterEnv(redis.url), ...tls }, dir)).rejects.toThrow(
       `grpc.tlsCert: cannot read ${path.join(dir, 'missing.pem')} (ENOENT)`,
     );
+  });
+
+  it('refuses a TLS certificate that does not name the advertised host', async () => {
+    const redis = await startRedis();
+    const certs = makeCerts();
+    try {
+      const tls = {
+        PRIM_GRPC_TLS_CERT: certs.cert,
+        PRIM_GRPC_TLS_KEY: certs.key,
+        PRIM_GRPC_TLS_CA: certs.ca,
+      };
+      await expect(
+        startTestNode({ ...clusterEnv(redis.url), ...tls, PRIM_GRPC_ADVERTISE: '127.0.0.2:0' }),
+      ).rejects.toThrow('grpc.tlsCert does not name 127.0.0.2, the host other nodes dial');
+    } finally {
+      rmSync(certs.dir, { recursive: true, force: true });
+    }
+  });
+
+  it('advertises the bound port for an advertised port 0, whatever grpc.port is', async () => {
+    const redis = await startRedis();
+    const port = await freePort();
+    const node = await startTestNode({
+      ...clusterEnv(redis.url),
+      PRIM_GRPC_PORT: String(port),
+      PRIM_GRPC_ADVERTISE: '127.0.0.1:0',
+    });
+    expect(node.context.cluster?.address).toBe(`127.0.0.1:${port}`);
   });
 });

@@ -33,12 +33,14 @@ export interface ClusterOptions {
   logger: Logger;
 }
 
-// What other nodes dial: grpc.advertise, else grpc.host and grpc.port; the
-// port is the one bound when grpc.port is 0 (any free port).
+// What other nodes dial: grpc.advertise, else grpc.host and grpc.port; a
+// port 0 in either (any free port) is the one bound.
 function advertised(config: Config, boundPort: number): string {
   const { advertise, host, port } = config.grpc;
   const given = advertise ?? `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  return port === 0 ? `${given.slice(0, given.lastIndexOf(':'))}:${boundPort}` : given;
+  const at = given.lastIndexOf(':');
+  const free = port === 0 || Number(given.slice(at + 1)) === 0;
+  return free ? `${given.slice(0, at)}:${boundPort}` : given;
 }
 
 export class ClusterNode {
@@ -71,7 +73,8 @@ export class ClusterNode {
     const { config, nodeId, registry } = options;
     const log = options.logger.child({ module: 'cluster' });
     // Certificates first: a bad file needs no Redis connection to report.
-    const tls = peerCredentials(config);
+    const host = advertised(config, 0);
+    const tls = peerCredentials(config, host.slice(0, host.lastIndexOf(':')));
     const redis = await connectRedis(config);
     const keys = new Keys(config.redis.prefix);
     const ttl = config.cluster.ttl;
@@ -86,7 +89,7 @@ export class ClusterNode {
     );
     let server: PeerServer | undefined;
     try {
-      const host = config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host;
+      const bind = config.grpc.host.includes(':') ? `[${config.grpc.host}]` : config.grpc.host;
       let cluster: ClusterNode | undefined;
       server = await startPeerServer(
         {
@@ -97,7 +100,7 @@ export class ClusterNode {
           maxMessageBytes: maxBytes,
           logger: options.logger,
         },
-        host,
+        bind,
         config.grpc.port,
       );
       // Redis Cluster keeps its client 'ready' while a shard is down and

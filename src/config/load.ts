@@ -156,13 +156,16 @@ function validateTogether(config: Config): void {
       'cluster.secret is required when redis.url is set (cluster mode)',
     );
   }
-  const { tlsCert, tlsKey, tlsCa } = config.grpc;
-  const tls = [tlsCert, tlsKey, tlsCa].filter((file) => file !== undefined).length;
-  if (tls !== 0 && tls !== 3) {
+  const tls = { 'grpc.tlsCert': config.grpc.tlsCert, 'grpc.tlsKey': config.grpc.tlsKey };
+  const missing = Object.entries({ ...tls, 'grpc.tlsCa': config.grpc.tlsCa })
+    .filter(([, file]) => file === undefined)
+    .map(([key]) => key);
+  if (missing.length === 1 || missing.length === 2) {
     throw new PrimError(
       'BAD_PARAMETER',
-      'grpc.tlsCert, grpc.tlsKey and grpc.tlsCa go together: set all three for TLS ' +
-        'between nodes, or none',
+      `${missing.join(' and ')} ${missing.length === 1 ? 'is' : 'are'} not set: ` +
+        'grpc.tlsCert, grpc.tlsKey and grpc.tlsCa go together (all three for TLS between ' +
+        'nodes, or none)',
     );
   }
   const wildcard = ['0.0.0.0', '::', '[::]'].includes(config.grpc.host);
