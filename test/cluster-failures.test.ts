@@ -480,3 +480,33 @@ test('a Redis that loses its data (FLUSHALL) holds the nodes and their sessions 
   expect(Date.now() - flushedAt).toBeLessThan(5000);
   await bob.next((frame) => frame.msg?.message === 'still here');
 });
+
+test('a node that hung while another took its nodeId over stops itself when it resumes', async () => {
+  // A long ttl: the hung node's record is still there when the new one starts.
+  const cluster = await startCluster(['n1'], { env: { PRIM_CLUSTER_TTL: '30s' } });
+  const n1 = cluster.nodes[0];
+  const old = await cluster.spawnNode('n2');
+  const acme = await cluster.tenant('acme');
+  const bob = await acme.open(old, 'bob');
+
+  old.process.signal('SIGSTOP');
+  const fresh = await cluster.addNode('n2');
+  const address = fresh.context.cluster!.address;
+  old.process.signal('SIGCONT');
+
+  // The resumed process finds the record is the new one's, and drains.
+  expect((await bob.closed).code).toBe(4000);
+  const code = await old.process.exited;
+  expect(code).toBe(1);
+  expect(old.process.stderr).toContain('another process took nodeId "n2" over');
+  // What is now the new process's stays: its record, and its users' presence.
+  const carol = await acme.open(fresh, 'carol');
+  await eventually(async () => {
+    const state = await call(n1.url, 'GET', '/system/state', { auth: n1.adminAuth });
+    const n2 = state.data.nodes.find((node: { nodeId: string }) => node.nodeId === 'n2');
+    expect(n2?.address).toBe(address);
+    const sent = await acme.post(n1, '/msg/sendMsg', { receiverId: 'carol', message: 'hi' });
+    expect(sent.data.delivered).toBe(true);
+  });
+  await carol.next('msg');
+});

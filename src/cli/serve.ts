@@ -39,9 +39,13 @@ function startFailure(err: unknown, config: Config): unknown {
 }
 
 // Resolves once a signal has drained the node. A second signal during the
-// drain gives up on it: the caller exits at once with a failure.
+// drain gives up on it: the caller exits at once with a failure. A node
+// that stopped itself (replaced by another with its nodeId) fails too.
 function untilStopped(node: RunningNode, config: Config, out: Output): Promise<void> {
   return new Promise((resolve, reject) => {
+    void node.ended.then((reason) => {
+      if (reason !== undefined) reject(new PrimError('OPERATION_FAILED', `stopped: ${reason}`));
+    });
     let draining = false;
     const onSignal = (signal: NodeJS.Signals) => {
       if (draining) {

@@ -30,7 +30,18 @@ export interface ClusterOptions {
   registry: SessionRegistry;
   // The node's state as peers see it ('starting', 'ready', 'draining').
   state: () => string;
+  // Another process took this node id over (this one hung, and was given
+  // up for dead): this one must stop, without touching what is now the
+  // other's record and presence.
+  onReplaced: (by: string) => void;
   logger: Logger;
+}
+
+// Thrown by a refresh that finds another live process holding the record.
+class Replaced extends Error {
+  constructor(readonly by: string) {
+    super(`another process with this nodeId runs at ${by}`);
+  }
 }
 
 // What other nodes dial: grpc.advertise, else grpc.host and grpc.port; a
@@ -53,6 +64,7 @@ export class ClusterNode {
   private refresher: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private stopping = false;
+  private replaced = false;
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -105,7 +117,13 @@ export class ClusterNode {
       );
       // Redis Cluster keeps its client 'ready' while a shard is down and
       // every command on it fails: what the node's own calls meet decides.
-      const health = new RedisHealth(() => cluster!.refresh(), log);
+      // The probe fails while Redis does; being replaced ends it too.
+      const probe = () =>
+        cluster!.refresh().catch((err: unknown) => {
+          if (!(err instanceof Replaced)) throw err;
+          cluster!.onRefreshError(err);
+        });
+      const health = new RedisHealth(probe, log);
       cluster = new ClusterNode(options, redis, directory, presence, peers, server, health, log);
       await cluster.claimNodeId();
       // Sessions of an earlier process with this node id are gone.
@@ -146,7 +164,7 @@ export class ClusterNode {
   // record and the presence of its sessions alive from then on.
   async announce(http: string): Promise<void> {
     this.http = http;
-    await this.refresh().catch((err: unknown) => this.health.failed(err));
+    await this.refresh().catch(this.onRefreshError);
     const every = Math.max(100, Math.floor(this.options.config.cluster.ttl / 3));
     let tick = 0;
     // Every second a look at the node's own record, every third of the TTL
@@ -160,7 +178,7 @@ export class ClusterNode {
       const due = tick >= every;
       if (due) tick = 0;
       const work = due ? this.refresh() : this.refreshIfLost();
-      work.catch((err: unknown) => this.health.failed(err));
+      work.catch(this.onRefreshError);
     }, interval);
     this.refresher.unref();
     this.log.info({ address: this.address, ttlMs: this.options.config.cluster.ttl }, 'registered');
@@ -168,6 +186,7 @@ export class ClusterNode {
 
   // Why the node cannot serve the cluster now, or undefined.
   readiness(): string | undefined {
+    if (this.replaced) return 'replaced by another process with the same nodeId';
     return this.health.up && isReady(this.redis) ? undefined : 'Redis unreachable';
   }
 
@@ -210,7 +229,14 @@ export class ClusterNode {
     this.health.stop();
     await this.refreshing?.catch(() => undefined);
     try {
-      await Promise.all([this.presence.withdrawAll(), this.directory.remove(this.options.nodeId)]);
+      // A replaced node's record and published set are the other's now; its
+      // own sessions took their presence back as they closed.
+      if (!this.replaced) {
+        await Promise.all([
+          this.presence.withdrawAll(),
+          this.directory.remove(this.options.nodeId),
+        ]);
+      }
     } catch (err) {
       this.log.warn({ err }, 'could not remove the registry record; it expires with its TTL');
     }
@@ -249,10 +275,42 @@ export class ClusterNode {
   }
 
   private async refreshIfLost(): Promise<void> {
-    if (this.refreshing || (await this.directory.has(this.options.nodeId))) return;
-    this.log.warn('the registry record is gone from Redis before its TTL; registering again');
+    if (this.refreshing) return;
+    const current = await this.directory.get(this.options.nodeId);
+    if (current?.instance === this.instance) return;
+    if (!current) {
+      this.log.warn('the registry record is gone from Redis before its TTL; registering again');
+    }
     await this.refresh();
   }
+
+  // A record of this node id written by another process that answers as
+  // its writer: this process was given up for dead (it hung longer than a
+  // peer call's deadline while a new one started) and is replaced.
+  private async checkNotReplaced(): Promise<void> {
+    const { nodeId } = this.options;
+    const current = await this.directory.get(nodeId);
+    if (!current || current.instance === this.instance) return;
+    const answer = await this.peers.state(current.address).catch(() => undefined);
+    if (answer?.nodeId === nodeId && answer.instance === current.instance) {
+      throw new Replaced(current.address);
+    }
+  }
+
+  // Redis failing marks it down; being replaced stops this node.
+  private readonly onRefreshError = (err: unknown): void => {
+    if (!(err instanceof Replaced)) {
+      this.health.failed(err);
+      return;
+    }
+    if (this.replaced) return;
+    this.replaced = true;
+    this.stopping = true;
+    clearInterval(this.refresher);
+    this.health.stop();
+    this.log.error({ by: err.by }, 'another process took this nodeId over; stopping this one');
+    this.options.onReplaced(err.by);
+  };
 
   // The record and every session's presence written again (a restarted
   // Redis may have lost them all), one refresh at a time.
@@ -263,6 +321,7 @@ export class ClusterNode {
 
   private async refreshOnce(): Promise<void> {
     if (this.stopping) return;
+    await this.checkNotReplaced();
     await this.directory.register(this.record());
     await this.presence.publishAll(this.options.registry.all());
     const live = await this.directory.list();

@@ -54,8 +54,8 @@ export class NodeDirectory {
     return parseRecord(await this.redis.get(key)) ?? { ...record, instance: '' };
   }
 
-  async has(nodeId: string): Promise<boolean> {
-    return (await this.redis.exists(this.keys.node(nodeId))) === 1;
+  async get(nodeId: string): Promise<NodeRecord | undefined> {
+    return parseRecord(await this.redis.get(this.keys.node(nodeId)));
   }
 
   async remove(nodeId: string): Promise<void> {

@@ -55,6 +55,7 @@ export class RedisHealth {
       if (!this.stopped) this.schedule(PROBE_MS);
       return;
     }
+    if (this.stopped) return;
     this.down = false;
     this.log.info('Redis answers again; the node is registered and its sessions published');
   }

@@ -25,6 +25,8 @@ export interface RunningNode {
   url: string;
   port: number;
   stop(): Promise<void>;
+  // Resolves once the node has stopped: with why, when it stopped itself.
+  ended: Promise<string | undefined>;
 }
 
 // A key nobody was shown would lock the operator out: after a failed start
@@ -52,8 +54,10 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
 
   const tenants = new Tenants(store);
   const registry = new SessionRegistry(nodeId);
-  // Assigned below; peers may ask for the node's state before that.
+  // Assigned below; peers may ask for the node's state before that, and
+  // the cluster may ask the node to stop itself.
   let context: NodeContext | undefined;
+  let stopItself: (reason: string) => void = () => undefined;
   let cluster: ClusterNode | undefined;
   if (config.redis.url) {
     try {
@@ -63,6 +67,7 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
         startedAt: started,
         registry,
         state: () => context?.state ?? 'starting',
+        onReplaced: (by) => stopItself(`another process took nodeId "${nodeId}" over (${by})`),
         logger: log,
       });
     } catch (err) {
@@ -111,6 +116,28 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.http.port;
   const host = config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host;
+
+  let stopping: Promise<void> | undefined;
+  let endedWith: (reason: string | undefined) => void = () => undefined;
+  const ended = new Promise<string | undefined>((resolve) => (endedWith = resolve));
+  const stop = (reason?: string) =>
+    (stopping ??= (async () => {
+      const begun = Date.now();
+      context.state = 'draining';
+      await gateway.drain(config.shutdownTimeout);
+      await writer.flushed();
+      await cluster?.stop();
+      await app.close();
+      await store.close();
+      lock?.release();
+      log.info({ durationMs: Date.now() - begun, reason }, 'node stopped');
+      endedWith(reason);
+    })());
+  stopItself = (reason) => {
+    log.error({ reason }, 'the node stops itself');
+    void stop(reason);
+  };
+
   await cluster?.announce(`${host}:${port}`);
   gateway.open();
   context.state = 'ready';
@@ -124,19 +151,13 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     'node ready',
   );
 
-  let stopping: Promise<void> | undefined;
-  const stop = () =>
-    (stopping ??= (async () => {
-      const begun = Date.now();
-      context.state = 'draining';
-      await gateway.drain(config.shutdownTimeout);
-      await writer.flushed();
-      await cluster?.stop();
-      await app.close();
-      await store.close();
-      lock?.release();
-      log.info({ durationMs: Date.now() - begun }, 'node stopped');
-    })());
-
-  return { context, app, adminKey, url: `http://${host}:${port}`, port, stop };
+  return {
+    context,
+    app,
+    adminKey,
+    url: `http://${host}:${port}`,
+    port,
+    stop: () => stop(),
+    ended,
+  };
 }
