@@ -1,7 +1,7 @@
 // Sessions of one user: the session policy, and which sessions a message
 // is pushed to.
 import { afterEach, expect, test } from 'vitest';
-import { closeClients, connectUser, type TestClient } from './helpers/client.js';
+import { closeClients, connect, connectUser, type TestClient } from './helpers/client.js';
 import { startTestNode, stopTestNodes, type TestNode } from './helpers/node.js';
 import { call } from './helpers/rest.js';
 
@@ -187,4 +187,27 @@ test('a session that closed is no longer pushed to and no longer online', async 
   const ack = await alice.client.request('msg', { receiverId: 'bob', message: 'later' });
   expect(ack.msg.delivered).toBe(false);
   expect((await online(node, auth, 'bob')).data.online).toBe(false);
+});
+
+test('a login that fails after the session was registered leaves no session behind', async () => {
+  const { node, auth } = await startWithTenant();
+  const issued = await call(node.url, 'POST', '/sysClient/getToken', {
+    auth,
+    body: { userId: 'alice', appPlatform: 'web' },
+  });
+  // The store fails once, after the session is in the registry.
+  const store = node.context.store;
+  const inboxHead = store.inboxHead.bind(store);
+  store.inboxHead = async () => {
+    store.inboxHead = inboxHead;
+    throw new Error('the disk is on fire');
+  };
+  const client = await connect(node.url, issued.data.token);
+  expect((await client.next('error')).msg.code).toBe(1004);
+  expect(node.context.registry.size).toBe(0);
+  expect((await online(node, auth, 'alice')).data.online).toBe(false);
+  // A login frame on the same connection works, and is the only session.
+  await client.request('login', { token: issued.data.token });
+  expect((await client.next('welcome')).msg.userId).toBe('alice');
+  expect(node.context.registry.size).toBe(1);
 });

@@ -117,8 +117,10 @@ export class Gateway {
     try {
       await this.greet(session, claims);
     } catch (err) {
-      session.claims = undefined;
+      // Before the claims go: the registry finds a session by its tenant
+      // and user.
       this.deps.registry.remove(session);
+      session.claims = undefined;
       if (session.open) this.pending.add(session);
       throw err;
     }

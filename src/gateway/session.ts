@@ -115,7 +115,9 @@ export class Session {
       this.close(CloseCode.TOO_SLOW, 'too slow to keep up; reconnect and sync');
       return false;
     }
-    this.socket.send(data);
+    // Pushes are Buffers (serialised once per user), which ws would send
+    // as binary frames: a browser would get a Blob, not JSON text.
+    this.socket.send(data, { binary: false });
     return true;
   }
 

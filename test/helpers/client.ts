@@ -13,8 +13,13 @@ export class TestClient {
   private waiters: Array<{ match: (f: Frame) => boolean; resolve: (f: Frame) => void }> = [];
   private seq = 0;
 
+  // Frames that came as binary WebSocket frames: prim sends JSON text only,
+  // and a browser would get a Blob. Checked by closeClients().
+  binaryFrames = 0;
+
   constructor(readonly socket: WebSocket) {
-    socket.on('message', (data) => {
+    socket.on('message', (data, isBinary) => {
+      if (isBinary) this.binaryFrames += 1;
       const frame = JSON.parse(String(data)) as Frame;
       const waiter = this.waiters.find((w) => w.match(frame));
       if (waiter) {
@@ -103,8 +108,12 @@ export async function connectUser(httpUrl: string, token: string) {
   return { client, welcome };
 }
 
+// For afterEach; it fails the test if any client got a binary frame.
 export function closeClients(): void {
-  for (const client of open.splice(0)) client.socket.terminate();
+  const clients = open.splice(0);
+  for (const client of clients) client.socket.terminate();
+  const binary = clients.reduce((sum, client) => sum + client.binaryFrames, 0);
+  if (binary > 0) throw new Error(`${binary} frame(s) came as binary WebSocket frames, not text`);
 }
 
 // The client's whole inbox after `since`, page by page.
