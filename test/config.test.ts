@@ -165,6 +165,11 @@ describe('configuration', () => {
       expect(attempt).toThrow('PRIM_CLUSTER_SECRET: the value given is not allowed');
       expect(attempt).not.toThrow(value);
     }
+    const plaintext = 'the peer link between nodes is plaintext and leaves this host';
+    const local = load({ PRIM_REDIS_URL: 'redis://h:1' })();
+    expect(local.warnings.join('\n')).not.toContain(plaintext);
+    const lan = load({ PRIM_REDIS_URL: 'redis://h:1', PRIM_GRPC_ADVERTISE: '10.0.0.5:9001' })();
+    expect(lan.warnings.join('\n')).toContain(plaintext);
     const standalone = load({ PRIM_REDIS_URL: 'redis://h:1', PRIM_REDIS_NODES: 'a:1' })();
     expect(standalone.warnings).toContain(
       'redis.nodes is ignored with redis.mode standalone (the server is redis.url)',

@@ -19,7 +19,7 @@ import { isPrimError, PrimError } from '../errors.js';
 import { cliConfig, examples, withJson, withTenants } from './context.js';
 import { UsageError } from './failure.js';
 import type { Output } from './output.js';
-import { nodeUrl } from './rest.js';
+import { nodeUrl, runningNodeUrl } from './rest.js';
 
 interface BenchFlags {
   url?: string;
@@ -129,7 +129,7 @@ export function registerBench(program: Command, out: Output): void {
 }
 
 function benchTarget(flags: BenchFlags, config: Config): Target {
-  if (flags.url === undefined) return { url: nodeUrl(config), own: true };
+  if (flags.url === undefined) return { url: runningNodeUrl(config), own: true };
   const origin = usage(() => nodeOrigin(flags.url!));
   // http.port 0 has no address to compare with, so such a config's node
   // is never the one named by --url.

@@ -123,7 +123,7 @@ export class ClusterNode {
           if (!(err instanceof Replaced)) throw err;
           cluster!.onRefreshError(err);
         });
-      const health = new RedisHealth(probe, log);
+      const health = new RedisHealth(probe, () => void probe().catch(cluster!.onRefreshError), log);
       cluster = new ClusterNode(options, redis, directory, presence, peers, server, health, log);
       await cluster.claimNodeId();
       // Sessions of an earlier process with this node id are gone.
@@ -230,8 +230,9 @@ export class ClusterNode {
     await this.refreshing?.catch(() => undefined);
     try {
       // A replaced node's record and published set are the other's now; its
-      // own sessions took their presence back as they closed.
-      if (!this.replaced) {
+      // own sessions took their presence back as they closed. Without Redis
+      // they expire with the TTL: not waited for at each command's timeout.
+      if (!this.replaced && this.health.up) {
         await Promise.all([
           this.presence.withdrawAll(),
           this.directory.remove(this.options.nodeId),

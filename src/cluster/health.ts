@@ -15,6 +15,8 @@ export class RedisHealth {
 
   constructor(
     private readonly probe: () => Promise<void>,
+    // Once up again: sessions that came while the probe ran were not in it.
+    private readonly onUp: () => void,
     private readonly log: Logger,
   ) {}
 
@@ -58,5 +60,6 @@ export class RedisHealth {
     if (this.stopped) return;
     this.down = false;
     this.log.info('Redis answers again; the node is registered and its sessions published');
+    this.onUp();
   }
 }

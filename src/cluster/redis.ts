@@ -10,9 +10,10 @@ export type RedisClient = Redis | Cluster;
 // How long one command may wait; a hung Redis must not hold a message's ack.
 const COMMAND_TIMEOUT_MS = 1000;
 
-// Commands fail at once while Redis is away instead of queueing: delivery
-// then falls back to the node's own sessions, and the node re-publishes its
-// state when Redis is back ('ready'). Reconnects never stop.
+// Commands fail at once while Redis is away instead of queueing (with Redis
+// Cluster, ioredis queues on a shard's connection, bounded by the command
+// timeout): the node then routes without presence (health.ts) and
+// re-publishes its state when Redis is back. Reconnects never stop.
 const common: RedisOptions = {
   enableOfflineQueue: false,
   enableAutoPipelining: true,
@@ -49,7 +50,7 @@ function fromUrl(url: string): RedisOptions {
   };
 }
 
-export function createRedis(config: Config): RedisClient {
+function createRedis(config: Config): RedisClient {
   const { url, mode, nodes, sentinelName } = config.redis;
   const options = { ...common, ...fromUrl(url!) };
   if (mode === 'cluster') {

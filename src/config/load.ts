@@ -80,10 +80,24 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
   config.store.url =
     sqliteRelativeTo(folder, config.store.url) ?? `sqlite:${path.join(config.dataDir, 'prim.db')}`;
   validateTogether(config);
+  if (config.redis.url && !config.grpc.tlsCert && !onLoopback(config)) {
+    warnings.push(
+      'the peer link between nodes is plaintext and leaves this host: the cluster secret ' +
+        'crosses the network in the clear; set grpc.tlsCert, grpc.tlsKey and grpc.tlsCa',
+    );
+  }
   if (config.redis.mode === 'standalone' && config.redis.nodes.length > 0) {
     warnings.push('redis.nodes is ignored with redis.mode standalone (the server is redis.url)');
   }
   return { config, file: existsSync(file) ? file : undefined, warnings };
+}
+
+// Whether the peer link listens and is dialled on this host only.
+function onLoopback(config: Config): boolean {
+  const loopback = (host: string) => /^(127\.|localhost$|::1$|\[::1\]$)/.test(host);
+  const advertised = config.grpc.advertise;
+  const advertisedHost = advertised?.slice(0, advertised.lastIndexOf(':'));
+  return loopback(config.grpc.host) && (advertisedHost === undefined || loopback(advertisedHost));
 }
 
 // A relative SQLite path is relative to the config file's folder, as

@@ -25,7 +25,8 @@ export class SessionRegistry implements Delivery {
     return this.total;
   }
 
-  // Resolves once other nodes can reach the session too.
+  // Resolves once other nodes can reach the session too, or once that was
+  // tried: while Redis is down, a later refresh publishes it.
   add(session: Session): Promise<void> {
     let users = this.tenants.get(session.tenant);
     if (!users) this.tenants.set(session.tenant, (users = new Map()));
@@ -44,10 +45,6 @@ export class SessionRegistry implements Delivery {
     if (sessions.size === 0) users.delete(session.userId);
     if (users.size === 0) this.tenants.delete(session.tenant);
     this.observer?.removed(session);
-  }
-
-  sessionsOf(tenant: string, userId: string): Session[] {
-    return [...(this.tenants.get(tenant)?.get(userId) ?? [])];
   }
 
   all(): Session[] {

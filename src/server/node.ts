@@ -103,8 +103,9 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     state: 'starting',
   };
 
-  const app = await buildApp(context, log);
+  let app: FastifyInstance;
   try {
+    app = await buildApp(context, log);
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
     await cluster?.stop();
@@ -126,8 +127,10 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
       context.state = 'draining';
       await gateway.drain(config.shutdownTimeout);
       await writer.flushed();
-      await cluster?.stop();
+      // REST requests in flight still reach other nodes; then the record
+      // and presence go.
       await app.close();
+      await cluster?.stop();
       await store.close();
       lock?.release();
       log.info({ durationMs: Date.now() - begun, reason }, 'node stopped');
@@ -135,10 +138,25 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     })());
   stopItself = (reason) => {
     log.error({ reason }, 'the node stops itself');
-    void stop(reason);
+    stop(reason).catch((err: unknown) => {
+      log.error({ err }, 'stopping failed');
+      endedWith(reason);
+    });
+  };
+
+  const running: RunningNode = {
+    context,
+    app,
+    adminKey,
+    url: `http://${host}:${port}`,
+    port,
+    stop: () => stop(),
+    ended,
   };
 
   await cluster?.announce(`${host}:${port}`);
+  // Replaced while announcing: the node is already draining.
+  if (stopping) return running;
   gateway.open();
   context.state = 'ready';
   log.info(
@@ -151,13 +169,5 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     'node ready',
   );
 
-  return {
-    context,
-    app,
-    adminKey,
-    url: `http://${host}:${port}`,
-    port,
-    stop: () => stop(),
-    ended,
-  };
+  return running;
 }
