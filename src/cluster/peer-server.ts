@@ -5,11 +5,11 @@ import {
   Server,
   type ServerCredentials,
   setLogger,
-  status,
   type ServerUnaryCall,
   type sendUnaryData,
 } from '@grpc/grpc-js';
 import type { SessionRegistry } from '../gateway/sessions.js';
+import { PrimError, toPrimError } from '../errors.js';
 import { throttledWarn, type Logger } from '../log.js';
 import {
   loadPeerService,
@@ -38,18 +38,19 @@ export interface PeerServer {
   stop(): Promise<void>;
 }
 
-class BadRequest extends Error {}
-
 // Close codes a peer may ask for: prim's own, never a protocol code.
 function checkKick(request: KickRequest): void {
-  if (!request.tenant) throw new BadRequest('tenant is required');
+  if (!request.tenant) throw new PrimError('BAD_PARAMETER', 'tenant is required');
   if (!(request.code >= 4000 && request.code <= 4999)) {
-    throw new BadRequest(`close code ${request.code} is not one of prim's (4000-4999)`);
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `close code ${request.code} is not one of prim's (4000-4999)`,
+    );
   }
 }
 
 function checkTenant(request: TenantRequest): void {
-  if (!request.tenant) throw new BadRequest('tenant is required');
+  if (!request.tenant) throw new PrimError('BAD_PARAMETER', 'tenant is required');
 }
 
 export async function startPeerServer(
@@ -70,20 +71,18 @@ export async function startPeerServer(
         // "ipv4:10.0.0.7:51234": a new connection has a new port, not a new caller.
         const peer = call.getPeer().replace(/:\d+$/, '');
         warn(peer, { method: name, peer }, 'peer call with a wrong cluster secret');
-        callback({ code: status.UNAUTHENTICATED, details: 'cluster secret does not match' });
+        const refused = new PrimError('UNAUTHORIZED', 'cluster secret does not match');
+        callback({ code: refused.grpcStatus, details: refused.message });
         return;
       }
       Promise.resolve()
         .then(() => work(call.request))
         .then(
           (reply) => callback(null, reply),
-          (err: Error) => {
-            if (err instanceof BadRequest) {
-              callback({ code: status.INVALID_ARGUMENT, details: err.message });
-              return;
-            }
-            log.error({ method: name, err }, 'peer call failed');
-            callback({ code: status.INTERNAL, details: 'peer call failed' });
+          (err: unknown) => {
+            const error = toPrimError(err);
+            if (error.kind === 'SERVER_ERROR') log.error({ method: name, err }, 'peer call failed');
+            callback({ code: error.grpcStatus, details: error.message });
           },
         );
     };
