@@ -34,10 +34,9 @@ export class NodeDirectory {
   ) {}
 
   async register(record: NodeRecord): Promise<void> {
-    const expiresAt = Date.now() + this.ttlMs;
     await Promise.all([
       this.redis.set(this.keys.node(record.nodeId), JSON.stringify(record), 'PX', this.ttlMs),
-      this.redis.zadd(this.keys.nodes(), expiresAt, record.nodeId),
+      this.redis.sadd(this.keys.nodes(), record.nodeId),
     ]);
   }
 
@@ -47,7 +46,7 @@ export class NodeDirectory {
     const key = this.keys.node(record.nodeId);
     const written = await this.redis.set(key, JSON.stringify(record), 'PX', this.ttlMs, 'NX');
     if (written === 'OK') {
-      await this.redis.zadd(this.keys.nodes(), Date.now() + this.ttlMs, record.nodeId);
+      await this.redis.sadd(this.keys.nodes(), record.nodeId);
       return undefined;
     }
     // Expired since the SET, or not prim's: nothing to take over from.
@@ -61,23 +60,25 @@ export class NodeDirectory {
   async remove(nodeId: string): Promise<void> {
     await Promise.all([
       this.redis.del(this.keys.node(nodeId)),
-      this.redis.zrem(this.keys.nodes(), nodeId),
+      this.redis.srem(this.keys.nodes(), nodeId),
     ]);
     this.cached = undefined;
   }
 
   // Every node whose record is alive, sorted by nodeId.
+  // Whether a node lives is its record's TTL, on Redis's clock: the nodes'
+  // own clocks may disagree by more than a TTL.
   async list(): Promise<NodeRecord[]> {
-    const now = Date.now();
-    // Members of nodes that died without a clean stop are pruned here.
-    await this.redis.zremrangebyscore(this.keys.nodes(), '-inf', now);
-    const ids = await this.redis.zrangebyscore(this.keys.nodes(), now, '+inf');
+    const ids = await this.redis.smembers(this.keys.nodes());
     const records = await Promise.all(ids.map((id) => this.redis.get(this.keys.node(id))));
+    // Ids of nodes that died without a clean stop are pruned here.
+    const dead = ids.filter((_id, at) => records[at] === null);
+    if (dead.length > 0) await this.redis.srem(this.keys.nodes(), ...dead);
     const nodes = records
       .map(parseRecord)
       .filter((record): record is NodeRecord => record !== undefined)
       .sort((a, b) => (a.nodeId < b.nodeId ? -1 : a.nodeId > b.nodeId ? 1 : 0));
-    this.cached = { at: now, nodes };
+    this.cached = { at: Date.now(), nodes };
     return nodes;
   }
 

@@ -7,7 +7,7 @@ const part = (id: string) => encodeURIComponent(id);
 export class Keys {
   constructor(readonly prefix: string) {}
 
-  // Live nodes: member nodeId, score the time its record expires.
+  // The ids of the nodes that registered; a node lives while its record does.
   nodes(): string {
     return `${this.prefix}nodes`;
   }

@@ -90,7 +90,10 @@ export class Presence {
     const expired: string[] = [];
     for (const [connId, raw] of Object.entries(fields)) {
       const entry = parseEntry(raw);
-      if (!entry || entry.expiresAt <= now) expired.push(connId);
+      // Written by another node's clock: given a TTL's grace for clocks
+      // that disagree. The key's own TTL (Redis's clock) ends a dead node's
+      // entries anyway, and a dead node is not routed to (directory.ts).
+      if (!entry || entry.expiresAt + this.ttlMs <= now) expired.push(connId);
       else sessions.push({ connId, nodeId: entry.nodeId, platform: entry.platform });
     }
     // Left by a node that died; nobody else would remove them before the
