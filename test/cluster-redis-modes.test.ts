@@ -10,6 +10,7 @@ import { closeClients, type TestClient, syncAll } from './helpers/client.js';
 import {
   caughtUp,
   eventually,
+  liveNodes,
   readyz,
   TestCluster,
   type ClusterTenant,
@@ -22,7 +23,6 @@ import {
   stopTopologies,
   type RedisTopology,
 } from './helpers/redis-topologies.js';
-import { call } from './helpers/rest.js';
 
 const clusters: TestCluster[] = [];
 
@@ -45,12 +45,6 @@ function clusterOn(topology: RedisTopology): TestCluster {
   return cluster;
 }
 
-async function listedNodes(node: { url: string; adminAuth: string }): Promise<string[]> {
-  const state = await call(node.url, 'GET', '/system/state', { auth: node.adminAuth });
-  expect(state.status).toBe(200);
-  return state.data.nodes.map((entry: { nodeId: string }) => entry.nodeId);
-}
-
 const topologies = [
   { name: 'a Sentinel-watched primary', start: startSentinel },
   { name: 'a Redis Cluster of three primaries', start: startRedisCluster },
@@ -65,7 +59,7 @@ describe.each(topologies)('on $name', ({ start }) => {
 
     for (const node of [n1, n2]) {
       expect((await readyz(node)).status, `${node.url}/readyz`).toBe(200);
-      expect(await listedNodes(node), `the nodes ${node.url} lists`).toEqual(['n1', 'n2']);
+      expect(await liveNodes(node), `the nodes ${node.url} lists`).toEqual(['n1', 'n2']);
     }
 
     const acme = await cluster.tenant('acme');
@@ -83,7 +77,7 @@ describe.each(topologies)('on $name', ({ start }) => {
 
     // At once, not after the record's TTL: the stop itself removed it.
     await n1.stop();
-    expect(await listedNodes(n2)).toEqual(['n2']);
+    expect(await liveNodes(n2)).toEqual(['n2']);
   });
 });
 
@@ -144,7 +138,7 @@ async function twoNodesChatting(topology: RedisTopology) {
 async function expectWhole(acme: ClusterTenant, nodes: Array<{ url: string; adminAuth: string }>) {
   await eventually(async () => {
     for (const node of nodes) {
-      expect(await listedNodes(node), `the nodes ${node.url} lists`).toEqual(['n1', 'n2']);
+      expect(await liveNodes(node), `the nodes ${node.url} lists`).toEqual(['n1', 'n2']);
       const maps = await acme.get(node, '/user/listUserMaps');
       expect(maps.data, `${node.url}/user/listUserMaps`).toEqual({ n1: ['alice'], n2: ['bob'] });
     }

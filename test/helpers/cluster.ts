@@ -267,6 +267,13 @@ export async function readyz(node: { url: string }) {
   return { status: response.status, body: (await response.json()) as any };
 }
 
+// The nodeIds /system/state lists, as the admin sees it from `node`.
+export async function liveNodes(node: Reachable): Promise<string[]> {
+  const state = await call(node.url, 'GET', '/system/state', { auth: node.adminAuth });
+  expect(state.status).toBe(200);
+  return state.data.nodes.map((entry: { nodeId: string }) => entry.nodeId);
+}
+
 // A child node is ready once /readyz answers 200; nothing listens before.
 async function waitReady(node: SpawnedNode, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
