@@ -15,6 +15,7 @@ import {
   type ClusterTenant,
   type Reachable,
   cleanUpClusterTest,
+  caughtUp,
   FAST,
 } from './helpers/cluster.js';
 import { call } from './helpers/rest.js';
@@ -153,6 +154,33 @@ test('a node started again under the same id clears what its killed incarnation 
   const ack = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'reborn' });
   expect(ack.data.delivered).toBe(true);
   expect((await bobAgain.next('msg')).msg.id).toBe(ack.data.id);
+});
+
+test('a node killed and started again at its address under a new id is reached once', async () => {
+  // A long ttl: the killed node's record still names the address.
+  const cluster = await startCluster(['n1'], { env: { PRIM_CLUSTER_TTL: '30s' } });
+  const n1 = cluster.nodes[0];
+  const grpc = { PRIM_GRPC_PORT: String(await freePort()) };
+  const old = await cluster.spawnNode('old', grpc);
+  const acme = await cluster.tenant('acme');
+  await acme.open(old, 'bob');
+  old.process.signal('SIGKILL');
+  await old.process.exited;
+
+  const fresh = await cluster.addNode('fresh', grpc);
+  const bob = await acme.open(fresh, 'bob');
+  await acme.open(n1, 'alice');
+  const sent = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'once' });
+  expect(sent.data.delivered).toBe(true);
+  const all = await acme.post(n1, '/msg/sendMsgAll', { message: 'to all' });
+  expect(all.status).toBe(200);
+
+  await caughtUp(bob);
+  const got = bob.frames.filter((frame) => frame.action === 'msg' || frame.action === 'broadcast');
+  expect(got.map((frame) => frame.msg.message)).toEqual(['once', 'to all']);
+  const maps = await acme.get(n1, '/user/listUserMaps');
+  expect(maps.data).toEqual({ fresh: ['bob'], n1: ['alice'] });
+  expect(await liveNodes(n1)).toEqual(['fresh', 'n1']);
 });
 
 test('a peer that does not answer within the call deadline gets delivered:false, kept for sync', async () => {

@@ -70,9 +70,10 @@ describe('peer link', () => {
     const address = await peer();
     const state = await pool().state(address);
     expect(state).toMatchObject({ nodeId: 'n1', state: 'ready', startedAt: 1 });
-    const users = await pool().localUsers(address, 'acme');
+    const n1 = { nodeId: 'n1', address };
+    const users = await pool().localUsers(n1, 'acme');
     expect(users).toEqual([]);
-    const reached = await pool().deliver(address, {
+    const reached = await pool().deliver(n1, {
       tenant: 'acme',
       userId: 'alice',
       frame: Buffer.from('{}'),
@@ -104,14 +105,30 @@ describe('peer link', () => {
   });
 
   it('refuses a kick with a protocol close code and a call without a tenant', async () => {
-    const address = await peer();
+    const n1 = { nodeId: 'n1', address: await peer() };
     const kick = { tenant: 'acme', userId: 'a', platform: '', reason: 'x', exceptConnId: '' };
-    await expect(pool().kick(address, { ...kick, code: 1000 })).rejects.toMatchObject({
+    await expect(pool().kick(n1, { ...kick, code: 1000 })).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
     });
-    await expect(pool().localUsers(address, '')).rejects.toMatchObject({
+    await expect(pool().localUsers(n1, '')).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
       details: 'tenant is required',
+    });
+  });
+
+  it('refuses a request meant for another node at its address', async () => {
+    const gone = { nodeId: 'n0', address: await peer() };
+    const frame = Buffer.from('{}');
+    const deliver = { tenant: 'acme', userId: 'alice', frame, exceptConnId: '' };
+    await expect(pool().deliver(gone, deliver)).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+      details: 'this is node "n1", not "n0"',
+    });
+    await expect(pool().broadcast(gone, { tenant: 'acme', frame })).rejects.toMatchObject({
+      code: status.NOT_FOUND,
+    });
+    await expect(pool().localUsers(gone, 'acme')).rejects.toMatchObject({
+      code: status.NOT_FOUND,
     });
   });
 

@@ -200,7 +200,13 @@ export class ClusterNode {
     const others = await Promise.all(
       nodes
         .filter((node) => node.nodeId !== this.options.nodeId)
-        .map((node) => this.peers.state(node.address).catch(() => undefined)),
+        // Another node may answer at a dead one's address: not listed twice.
+        .map((node) =>
+          this.peers
+            .state(node.address)
+            .then((state) => (state.nodeId === node.nodeId ? state : undefined))
+            .catch(() => undefined),
+        ),
     );
     return [this.stateReply(), ...others]
       .filter((state): state is NodeStateReply => state !== undefined)

@@ -14,6 +14,7 @@ import { throttledWarn, type Logger } from '../log.js';
 import {
   loadPeerService,
   SECRET_HEADER,
+  type Addressed,
   type BroadcastRequest,
   type Counted,
   type DeliverRequest,
@@ -51,6 +52,15 @@ function checkKick(request: KickRequest): void {
 
 function checkTenant(request: TenantRequest): void {
   if (!request.tenant) throw new PrimError('BAD_PARAMETER', 'tenant is required');
+}
+
+// A request meant for another node: one that ran at this address before
+// (a restart under a new random nodeId) and whose record has not expired
+// yet. Serving it would push to this node's sessions twice.
+function checkAddressee(request: Addressed, nodeId: string): void {
+  if (request.nodeId !== nodeId) {
+    throw new PrimError('NOT_FOUND', `this is node "${nodeId}", not "${request.nodeId}"`);
+  }
 }
 
 export async function startPeerServer(
@@ -98,6 +108,7 @@ export async function startPeerServer(
   });
   server.addService(loadPeerService().service, {
     deliver: unary<DeliverRequest, Counted>('Deliver', async (request) => {
+      checkAddressee(request, registry.nodeId);
       checkTenant(request);
       const frame = request.frame;
       const sessions = await registry.push(
@@ -109,6 +120,7 @@ export async function startPeerServer(
       return { sessions };
     }),
     kick: unary<KickRequest, Counted>('Kick', async (request) => {
+      checkAddressee(request, registry.nodeId);
       checkKick(request);
       const sessions = await registry.kick(
         request.tenant,
@@ -121,10 +133,12 @@ export async function startPeerServer(
       return { sessions };
     }),
     broadcast: unary<BroadcastRequest, Counted>('Broadcast', async (request) => {
+      checkAddressee(request, registry.nodeId);
       checkTenant(request);
       return { sessions: await registry.broadcast(request.tenant, request.frame) };
     }),
     localUsers: unary<TenantRequest, LocalUsersReply>('LocalUsers', (request) => {
+      checkAddressee(request, registry.nodeId);
       checkTenant(request);
       return { users: registry.localUsers(request.tenant) };
     }),

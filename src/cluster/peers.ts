@@ -14,9 +14,11 @@ import {
   type ServiceClientConstructor,
 } from '@grpc/grpc-js';
 import type { OnlineUser } from '../messages/delivery.js';
+import type { NodeRecord } from './directory.js';
 import {
   loadPeerService,
   SECRET_HEADER,
+  type Addressed,
   type BroadcastRequest,
   type Counted,
   type DeliverRequest,
@@ -31,6 +33,16 @@ type Unary = (
   options: { deadline: number },
   callback: (err: ServiceError | null, reply: unknown) => void,
 ) => void;
+
+// A node as its peers reach it: the address to dial, and the id that the
+// node at that address must have to act on a request.
+export type Peer = Pick<NodeRecord, 'nodeId' | 'address'>;
+type Unaddressed<Request extends Addressed> = Omit<Request, 'nodeId'>;
+
+const addressed = <Request extends object>(peer: Peer, request: Request) => ({
+  ...request,
+  nodeId: peer.nodeId,
+});
 
 const PROBE_MS = 500;
 
@@ -53,22 +65,25 @@ export class PeerPool {
     this.metadata.set(SECRET_HEADER, secret);
   }
 
-  async deliver(address: string, request: DeliverRequest): Promise<number> {
-    return (await this.call<Counted>(address, 'deliver', request)).sessions;
+  async deliver(peer: Peer, request: Unaddressed<DeliverRequest>): Promise<number> {
+    return (await this.call<Counted>(peer.address, 'deliver', addressed(peer, request))).sessions;
   }
 
-  async kick(address: string, request: KickRequest): Promise<number> {
-    return (await this.call<Counted>(address, 'kick', request)).sessions;
+  async kick(peer: Peer, request: Unaddressed<KickRequest>): Promise<number> {
+    return (await this.call<Counted>(peer.address, 'kick', addressed(peer, request))).sessions;
   }
 
-  async broadcast(address: string, request: BroadcastRequest): Promise<number> {
-    return (await this.call<Counted>(address, 'broadcast', request)).sessions;
+  async broadcast(peer: Peer, request: Unaddressed<BroadcastRequest>): Promise<number> {
+    const reply = await this.call<Counted>(peer.address, 'broadcast', addressed(peer, request));
+    return reply.sessions;
   }
 
-  async localUsers(address: string, tenant: string): Promise<OnlineUser[]> {
-    return (await this.call<LocalUsersReply>(address, 'localUsers', { tenant })).users;
+  async localUsers(peer: Peer, tenant: string): Promise<OnlineUser[]> {
+    const request = addressed(peer, { tenant });
+    return (await this.call<LocalUsersReply>(peer.address, 'localUsers', request)).users;
   }
 
+  // Whatever node answers at the address.
   state(address: string): Promise<NodeStateReply> {
     return this.call<NodeStateReply>(address, 'state', {});
   }

@@ -8,14 +8,19 @@ import type { OnlineUser } from '../messages/delivery.js';
 // src/cluster/ and dist/cluster/ are both two folders below proto/.
 const PROTO = fileURLToPath(new URL('../../proto/prim.proto', import.meta.url));
 
-export interface DeliverRequest {
+// Every request but State's names the node it is meant for.
+export interface Addressed {
+  nodeId: string;
+}
+
+export interface DeliverRequest extends Addressed {
   tenant: string;
   userId: string;
   frame: Buffer;
   exceptConnId: string;
 }
 
-export interface KickRequest {
+export interface KickRequest extends Addressed {
   tenant: string;
   userId: string;
   platform: string;
@@ -24,12 +29,12 @@ export interface KickRequest {
   exceptConnId: string;
 }
 
-export interface BroadcastRequest {
+export interface BroadcastRequest extends Addressed {
   tenant: string;
   frame: Buffer;
 }
 
-export interface TenantRequest {
+export interface TenantRequest extends Addressed {
   tenant: string;
 }
 

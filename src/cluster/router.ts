@@ -40,7 +40,7 @@ export class ClusterDelivery implements Delivery {
     ]);
     const remote = nodes.map((node) =>
       this.peers
-        .deliver(node.address, { tenant, userId, frame: frame(), exceptConnId: exceptConnId ?? '' })
+        .deliver(node, { tenant, userId, frame: frame(), exceptConnId: exceptConnId ?? '' })
         .catch((err: unknown) => this.unreachable(node, 'Deliver', err, 0)),
     );
     return local + sum(await Promise.all(remote));
@@ -53,7 +53,7 @@ export class ClusterDelivery implements Delivery {
     ]);
     const remote = nodes.map((node) =>
       this.peers
-        .broadcast(node.address, { tenant, frame })
+        .broadcast(node, { tenant, frame })
         .catch((err: unknown) => this.unreachable(node, 'Broadcast', err, 0)),
     );
     return local + sum(await Promise.all(remote));
@@ -88,7 +88,7 @@ export class ClusterDelivery implements Delivery {
     };
     const remote = nodes.map((node) =>
       this.peers
-        .kick(node.address, request)
+        .kick(node, request)
         .catch((err: unknown) => this.unreachable(node, 'Kick', err, 0)),
     );
     return local + sum(await Promise.all(remote));
@@ -100,7 +100,7 @@ export class ClusterDelivery implements Delivery {
     const answers = await Promise.all(
       nodes.map((node) =>
         this.peers
-          .localUsers(node.address, tenant)
+          .localUsers(node, tenant)
           .catch((err: unknown) => this.unreachable(node, 'LocalUsers', err, undefined)),
       ),
     );
