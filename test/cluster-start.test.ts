@@ -46,6 +46,22 @@ describe('cluster node start', () => {
     expect(await redis.allKeys()).toEqual([]);
   });
 
+  it('fails when grpc.host is not an address of this machine, naming the setting', async () => {
+    const redis = await startRedis();
+    // TEST-NET-1: never an address of this machine, and nothing is sent there.
+    await expect(
+      startTestNode({ ...clusterEnv(redis.url), PRIM_GRPC_HOST: '192.0.2.1' }),
+    ).rejects.toThrow('cannot listen on grpc.host 192.0.2.1: it is not an address of this machine');
+    expect(await redis.allKeys()).toEqual([]);
+  });
+
+  it('fails when the database in redis.url does not exist on the server', async () => {
+    const redis = await startRedis();
+    await expect(startTestNode(clusterEnv(`${redis.url}/99`))).rejects.toThrow(
+      `redis.url: "${redis.url}/99" names database 99, which this Redis refuses`,
+    );
+  });
+
   it('advertises the port it bound when grpc.port is 0', async () => {
     const redis = await startRedis();
     const node = await startTestNode({

@@ -336,13 +336,23 @@ export class ClusterNode {
   }
 }
 
+// grpc-js reports a failed bind as "No address added out of total 1
+// resolved errors: [listen …]"; said here in the settings' words.
 function grpcFailure(err: unknown, config: Config): unknown {
   const message = (err as Error | undefined)?.message ?? '';
+  const { host, port } = config.grpc;
   if (/address already in use|EADDRINUSE/i.test(message)) {
     return new PrimError(
       'OPERATION_FAILED',
-      `grpc.port ${config.grpc.port} is in use (${config.grpc.host}:${config.grpc.port}); ` +
+      `grpc.port ${port} is in use (${host}:${port}); ` +
         'stop what listens there or change grpc.port (or PRIM_GRPC_PORT)',
+    );
+  }
+  if (/EADDRNOTAVAIL|Name resolution failed|ENOTFOUND/i.test(message)) {
+    return new PrimError(
+      'OPERATION_FAILED',
+      `cannot listen on grpc.host ${host}: it is not an address of this machine; ` +
+        'use one of its addresses, or 0.0.0.0 with grpc.advertise (or PRIM_GRPC_HOST)',
     );
   }
   return err;

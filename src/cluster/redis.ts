@@ -21,6 +21,10 @@ const common: RedisOptions = {
   commandTimeout: COMMAND_TIMEOUT_MS,
   connectTimeout: 2000,
   retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+  // A primary demoted under the node (a failover behind one endpoint) keeps
+  // its connection open and refuses every write: reconnecting finds the
+  // new primary.
+  reconnectOnError: (err) => /^(READONLY|LOADING)/.test(err.message),
   lazyConnect: true,
 };
 
@@ -111,7 +115,27 @@ export async function connectRedis(config: Config, timeoutMs = 5000): Promise<Re
   } finally {
     clearTimeout(timer);
   }
+  await checkDatabase(redis, config).catch((err: unknown) => {
+    redis.disconnect();
+    throw err;
+  });
   return redis;
+}
+
+// ioredis stays on database 0 when the one in redis.url does not exist,
+// and the node would write where nobody looks for it.
+async function checkDatabase(redis: RedisClient, config: Config): Promise<void> {
+  const { db } = fromUrl(config.redis.url!);
+  if (!db || config.redis.mode === 'cluster') return;
+  try {
+    await (redis as Redis).select(db);
+  } catch (err) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `redis.url: "${redactUrl(config.redis.url!)}" names database ${db}, ` +
+        `which this Redis refuses: ${(err as Error).message}`,
+    );
+  }
 }
 
 export function isReady(redis: RedisClient): boolean {
