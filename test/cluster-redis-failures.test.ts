@@ -223,3 +223,21 @@ test('a Redis that loses its data (FLUSHALL) holds the nodes and their sessions 
   expect(Date.now() - flushedAt).toBeLessThan(5000);
   await bob.next((frame) => frame.msg?.message === 'still here');
 });
+
+test('a node whose id was pruned from the node list while it registered again is listed again', async () => {
+  // A long ttl: the periodic refresh (every 10 s) is not what brings it back.
+  const cluster = await startCluster(['n1', 'n2'], { env: { PRIM_CLUSTER_TTL: '30s' } });
+  const [n1, n2] = cluster.nodes;
+  const acme = await cluster.tenant('acme');
+  const bob = await acme.open(n2, 'bob');
+
+  const redis = cluster.redis.client();
+  await redis.connect();
+  expect(await redis.srem(`${n2.context.config.redis.prefix}nodes`, 'n2')).toBe(1);
+  await eventually(async () => {
+    expect(await liveNodes(n1)).toEqual(['n1', 'n2']);
+    const sent = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'listed' });
+    expect(sent.data.delivered).toBe(true);
+  }, 3000);
+  await bob.next((frame) => frame.msg?.message === 'listed');
+});

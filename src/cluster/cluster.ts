@@ -283,8 +283,12 @@ export class ClusterNode {
 
   private async refreshIfLost(): Promise<void> {
     if (this.refreshing) return;
-    const current = await this.directory.get(this.options.nodeId);
-    if (current?.instance === this.instance) return;
+    const { nodeId } = this.options;
+    const [current, listed] = await Promise.all([
+      this.directory.get(nodeId),
+      this.directory.listed(nodeId),
+    ]);
+    if (current?.instance === this.instance && listed) return;
     if (!current) {
       this.log.warn('the registry record is gone from Redis before its TTL; registering again');
     }

@@ -57,6 +57,11 @@ export class NodeDirectory {
     return parseRecord(await this.redis.get(this.keys.node(nodeId)));
   }
 
+  // Whether the node's id is among those list() reads.
+  async listed(nodeId: string): Promise<boolean> {
+    return (await this.redis.sismember(this.keys.nodes(), nodeId)) === 1;
+  }
+
   async remove(nodeId: string): Promise<void> {
     await Promise.all([
       this.redis.del(this.keys.node(nodeId)),
@@ -71,7 +76,9 @@ export class NodeDirectory {
   async list(): Promise<NodeRecord[]> {
     const ids = await this.redis.smembers(this.keys.nodes());
     const records = await Promise.all(ids.map((id) => this.redis.get(this.keys.node(id))));
-    // Ids of nodes that died without a clean stop are pruned here.
+    // Ids of nodes that died without a clean stop are pruned here. A node
+    // that registered again since its record was read loses its id too:
+    // it finds that out within a second and adds it back (cluster.ts).
     const dead = ids.filter((_id, at) => records[at] === null);
     if (dead.length > 0) await this.redis.srem(this.keys.nodes(), ...dead);
     const nodes = records
