@@ -240,6 +240,30 @@ test('a peer that does not answer within the call deadline gets delivered:false,
   }, 3000);
 });
 
+test('an exit that could not reach a node closes the user’s session there within seconds', async () => {
+  const cluster = await startCluster(['n1'], { env: { PRIM_CLUSTER_TTL: '30s' } });
+  const n1 = cluster.nodes[0];
+  const n2 = await cluster.spawnNode('n2');
+  const acme = await cluster.tenant('acme');
+  const bob = await acme.open(n2, 'bob');
+
+  n2.process.signal('SIGSTOP');
+  try {
+    // The message finds n2 not answering: calls to it are skipped until a
+    // probe gets an answer, and so is the exit's kick.
+    const sent = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'hung' });
+    expect(sent.data.delivered).toBe(false);
+    const exit = await acme.post(n1, '/sysClient/exit', { userId: 'bob' });
+    expect(exit.data).toEqual({ userId: 'bob', platform: 'all', closed: 0 });
+  } finally {
+    n2.process.signal('SIGCONT');
+  }
+
+  // n2 finds the revocation in the store on its next sweep (every 5 s).
+  expect((await bob.closed).code).toBe(4503);
+  expect(bob.frames.at(-1)).toMatchObject({ action: 'exit', msg: { reason: 'kicked' } });
+}, 20_000);
+
 test('the channel to a peer that was down a while reconnects at once when it is back', async () => {
   const cluster = await startCluster(['n1'], { env: { PRIM_CLUSTER_TTL: '30s' } });
   const n1 = cluster.nodes[0];

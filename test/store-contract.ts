@@ -196,6 +196,24 @@ export function storeContract(
         expect(await store.revokedAt('globex', 'alice', 'web')).toBeUndefined();
       });
 
+      it('lists the revocations made since a time, of every tenant', async () => {
+        await store.revoke('acme', 'alice', 'web', T0);
+        await store.revoke('acme', 'bob', undefined, T0 + 100);
+        await store.revoke('globex', 'alice', 'ios', T0 + 200);
+
+        const since = await store.revocationsSince(T0 + 100);
+        const byKey = (r: { tenant: string; userId: string }) => `${r.tenant}/${r.userId}`;
+        expect(since.sort((a, b) => byKey(a).localeCompare(byKey(b)))).toEqual([
+          { tenant: 'acme', userId: 'bob', platform: undefined, revokedAt: T0 + 100 },
+          { tenant: 'globex', userId: 'alice', platform: 'ios', revokedAt: T0 + 200 },
+        ]);
+        // Revoked again later: listed from its new time on.
+        await store.revoke('acme', 'alice', 'web', T0 + 300);
+        expect(await store.revocationsSince(T0 + 300)).toEqual([
+          { tenant: 'acme', userId: 'alice', platform: 'web', revokedAt: T0 + 300 },
+        ]);
+      });
+
       it('a revocation without platform covers every platform; the later time wins', async () => {
         await store.revoke('acme', 'alice', 'web', T0 + 100);
         await store.revoke('acme', 'alice', undefined, T0 + 50);

@@ -29,6 +29,10 @@ export interface GatewayDeps {
 // How often silent sessions and the tenants of live sessions are checked.
 const SWEEP_MS = 5000;
 
+// How far back each sweep reads revocations again: a revocation carries
+// the clock of the node that made it, which may be behind this one's.
+const REVOCATION_OVERLAP_MS = 60_000;
+
 // How long a draining node waits for clients to answer its close frames.
 const CLOSE_GRACE_MS = 1000;
 
@@ -37,6 +41,8 @@ export class Gateway {
   private readonly log: Logger;
   private readonly sweeper: NodeJS.Timeout;
   private readonly pending = new Set<Session>();
+  // The time the last sweep read revocations up to.
+  private revocationsReadAt = Date.now();
   // Sessions are taken from open() until drain(): before, other nodes could
   // not reach them yet.
   private accepting = false;
@@ -214,9 +220,9 @@ export class Gateway {
     }
   }
 
-  // Closes silent sessions, sessions whose token has expired, and those
-  // whose tenant was disabled or deleted behind the node's back (the CLI
-  // writes to the store directly).
+  // Closes silent sessions, sessions whose token has expired or was
+  // revoked, and those whose tenant was disabled or deleted behind the
+  // node's back (the CLI writes to the store directly).
   private async sweep(): Promise<void> {
     const { config, registry, tenants } = this.deps;
     const now = Date.now();
@@ -238,6 +244,25 @@ export class Gateway {
       } catch (err) {
         this.log.warn({ tenant: account, err }, 'tenant check failed');
       }
+    }
+    await this.closeRevoked(now);
+  }
+
+  // An exit closes the user's sessions on every node it reaches at once; a
+  // node it could not reach (a peer call that failed) closes them here.
+  private async closeRevoked(now: number): Promise<void> {
+    const { registry, store } = this.deps;
+    const since = this.revocationsReadAt - REVOCATION_OVERLAP_MS;
+    if (registry.size === 0) {
+      this.revocationsReadAt = now;
+      return;
+    }
+    try {
+      const revocations = await store.revocationsSince(since);
+      this.revocationsReadAt = now;
+      for (const revocation of revocations) registry.closeRevoked(revocation);
+    } catch (err) {
+      this.log.warn({ err }, 'revocation check failed');
     }
   }
 

@@ -1,6 +1,8 @@
 // The sessions this node holds, by tenant and user. It is the local part of
 // message delivery: on a single node it is the whole of it.
+import { CloseCode } from '../errors.js';
 import type { Delivery, LazyFrame, OnlineUser } from '../messages/delivery.js';
+import type { Revocation } from '../store/store.js';
 import type { Session } from './session.js';
 
 // Told of every session that comes and goes: in cluster mode, presence.
@@ -104,6 +106,18 @@ export class SessionRegistry implements Delivery {
       }
     }
     return closed;
+  }
+
+  // Closes the sessions whose token the revocation covers.
+  closeRevoked(revocation: Revocation): void {
+    const { tenant, userId, platform, revokedAt } = revocation;
+    for (const session of [...(this.tenants.get(tenant)?.get(userId) ?? [])]) {
+      if (platform !== undefined && session.platform !== platform) continue;
+      if (session.claims && session.claims.issuedAt < revokedAt) {
+        session.close(CloseCode.KICKED, 'kicked');
+        this.remove(session);
+      }
+    }
   }
 
   // Only nodes that hold users of the tenant are listed.

@@ -103,10 +103,21 @@ export interface Store {
   // a platform, on every platform.
   revoke(tenant: string, userId: string, platform: string | undefined, at: number): Promise<void>;
   revokedAt(tenant: string, userId: string, platform: string): Promise<number | undefined>;
+  // Revocations made (or moved later) at or after `at`, of every tenant:
+  // each node closes the sessions of its own that they cover.
+  revocationsSince(at: number): Promise<Revocation[]>;
 
   // Throws when the backend cannot be reached; readiness uses it.
   ping(): Promise<void>;
   close(): Promise<void>;
+}
+
+export interface Revocation {
+  tenant: string;
+  userId: string;
+  // Undefined: every platform.
+  platform: string | undefined;
+  revokedAt: number;
 }
 
 export function inboxSeqOf(message: StoredMessage, userId: string): number {

@@ -18,7 +18,10 @@ export const INDEXES: Record<string, IndexDescription[]> = {
   ],
   inbox: [{ name: 'inbox_seq', key: { tenant: 1, userId: 1, seq: 1 }, unique: true }],
   inboxHeads: [{ name: 'inbox_head', key: { tenant: 1, userId: 1 }, unique: true }],
-  revocations: [{ name: 'revocation', key: { tenant: 1, userId: 1, platform: 1 }, unique: true }],
+  revocations: [
+    { name: 'revocation', key: { tenant: 1, userId: 1, platform: 1 }, unique: true },
+    { name: 'revoked_at', key: { revokedAt: 1 } },
+  ],
 };
 
 // Versioned changes to stored data, applied in order at start-up; the

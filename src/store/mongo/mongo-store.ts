@@ -18,6 +18,7 @@ import {
   type NewMessage,
   type NewTenant,
   type Page,
+  type Revocation,
   type Store,
   type StoredMessage,
   type Tenant,
@@ -321,6 +322,16 @@ export class MongoStore implements Store {
       .find({ tenant, userId, platform: { $in: ['', platform] } })
       .toArray();
     return docs.length === 0 ? undefined : Math.max(...docs.map((doc) => doc.revokedAt));
+  }
+
+  async revocationsSince(at: number): Promise<Revocation[]> {
+    const docs = await this.revocations.find({ revokedAt: { $gte: at } }).toArray();
+    return docs.map((doc) => ({
+      tenant: doc.tenant,
+      userId: doc.userId,
+      platform: doc.platform || undefined,
+      revokedAt: doc.revokedAt,
+    }));
   }
 
   async ping(): Promise<void> {

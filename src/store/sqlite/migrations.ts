@@ -59,4 +59,6 @@ export const MIGRATIONS: string[] = [
     PRIMARY KEY (tenant, user_id, platform)
   ) WITHOUT ROWID;
   `,
+  // 2: revocations by time, read by every node's sweep.
+  `CREATE INDEX revocations_at ON revocations (revoked_at);`,
 ];

@@ -14,6 +14,7 @@ import {
   type NewMessage,
   type NewTenant,
   type Page,
+  type Revocation,
   type Store,
   type StoredMessage,
   type Tenant,
@@ -29,6 +30,13 @@ interface TenantRow {
   secret_rotated_at: number | null;
   disabled: number;
   created_at: number;
+}
+
+interface RevocationRow {
+  tenant: string;
+  user_id: string;
+  platform: string;
+  revoked_at: number;
 }
 
 interface MessageRow {
@@ -138,6 +146,9 @@ export class SqliteStore implements Store {
       revokedAt: db.prepare<[string, string, string], { at: number | null }>(
         `SELECT MAX(revoked_at) AS at FROM revocations
          WHERE tenant = ? AND user_id = ? AND platform IN ('', ?)`,
+      ),
+      revocationsSince: db.prepare<[number], RevocationRow>(
+        `SELECT tenant, user_id, platform, revoked_at FROM revocations WHERE revoked_at >= ?`,
       ),
     };
     this.appendTransaction = db.transaction((batch: NewMessage[]) =>
@@ -312,6 +323,15 @@ export class SqliteStore implements Store {
 
   async revokedAt(tenant: string, userId: string, platform: string) {
     return this.statements.revokedAt.get(tenant, userId, platform)?.at ?? undefined;
+  }
+
+  async revocationsSince(at: number): Promise<Revocation[]> {
+    return this.statements.revocationsSince.all(at).map((row) => ({
+      tenant: row.tenant,
+      userId: row.user_id,
+      platform: row.platform || undefined,
+      revokedAt: row.revoked_at,
+    }));
   }
 
   async ping(): Promise<void> {
