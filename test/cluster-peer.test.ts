@@ -106,7 +106,14 @@ describe('peer link', () => {
 
   it('refuses a kick with a protocol close code and a call without a tenant', async () => {
     const n1 = { nodeId: 'n1', address: await peer() };
-    const kick = { tenant: 'acme', userId: 'a', platform: '', reason: 'x', exceptConnId: '' };
+    const kick = {
+      tenant: 'acme',
+      userId: 'a',
+      platform: '',
+      reason: 'x',
+      exceptConnId: '',
+      loggedInAt: 0,
+    };
     await expect(pool().kick(n1, { ...kick, code: 1000 })).rejects.toMatchObject({
       code: status.INVALID_ARGUMENT,
     });

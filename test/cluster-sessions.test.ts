@@ -62,6 +62,33 @@ test('a new session of the same user and platform on another node replaces the o
   });
 });
 
+test('two logins of one user and platform at once on two nodes leave exactly one session', async () => {
+  const cluster = await startCluster(['n1', 'n2']);
+  const [n1, n2] = cluster.nodes;
+  const acme = await cluster.tenant('acme');
+  for (let round = 0; round < 5; round += 1) {
+    const userId = `racer${round}`;
+    const tokens = [await acme.token(userId, 'web'), await acme.token(userId, 'web')];
+    const clients = await Promise.all([connect(n1.url, tokens[0]), connect(n2.url, tokens[1])]);
+
+    const first = await Promise.race(
+      clients.map((client, at) => client.closed.then((closed) => ({ at, closed }))),
+    );
+    expect(first.closed.code, `round ${round}`).toBe(4502);
+    const survivor = clients[1 - first.at];
+    await survivor.next('welcome');
+    expect((await survivor.request('ping')).msg).toEqual({ result: 'pong' });
+    const online = await acme.get(n1, '/user/online', { userId, appPlatform: 'all' });
+    expect(online.data).toEqual({ userId, online: true, platforms: ['web'] });
+    const maps = await userMaps(acme, n2);
+    expect(
+      Object.values(maps)
+        .flat()
+        .filter((user) => user === userId),
+    ).toEqual([userId]);
+  }
+});
+
 test('sysClient/exit on any node closes the user’s sessions on every node with 4503', async () => {
   const cluster = await startCluster(['n1', 'n2', 'n3']);
   const [n1, n2, n3] = cluster.nodes;

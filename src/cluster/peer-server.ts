@@ -42,6 +42,9 @@ export interface PeerServer {
 // Close codes a peer may ask for: prim's own, never a protocol code.
 function checkKick(request: KickRequest): void {
   if (!request.tenant) throw new PrimError('BAD_PARAMETER', 'tenant is required');
+  if (request.exceptConnId && !(request.userId && request.platform)) {
+    throw new PrimError('BAD_PARAMETER', 'a replacing kick needs userId and platform');
+  }
   if (!(request.code >= 4000 && request.code <= 4999)) {
     throw new PrimError(
       'BAD_PARAMETER',
@@ -122,13 +125,17 @@ export async function startPeerServer(
     kick: unary<KickRequest, Counted>('Kick', async (request) => {
       checkAddressee(request, registry.nodeId);
       checkKick(request);
+      const { tenant, userId, platform, exceptConnId, loggedInAt } = request;
+      if (exceptConnId) {
+        const replacing = { tenant, userId, platform, connId: exceptConnId, loginAt: loggedInAt };
+        return { sessions: registry.closeOlder(replacing).closed };
+      }
       const sessions = await registry.kick(
-        request.tenant,
-        request.userId || undefined,
-        request.platform || undefined,
+        tenant,
+        userId || undefined,
+        platform || undefined,
         request.code,
         request.reason,
-        request.exceptConnId || undefined,
       );
       return { sessions };
     }),

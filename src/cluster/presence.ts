@@ -10,17 +10,20 @@ export interface SessionRef {
   userId: string;
   platform: string;
   connId: string;
+  loginAt: number;
 }
 
 export interface PresentSession {
   connId: string;
   nodeId: string;
   platform: string;
+  loginAt: number;
 }
 
 interface PresenceEntry {
   nodeId: string;
   platform: string;
+  loginAt: number;
   expiresAt: number;
 }
 
@@ -44,7 +47,8 @@ export class Presence {
     const byKey = new Map<string, Record<string, string>>();
     for (const session of sessions) {
       const key = this.keys.presence(session.tenant, session.userId);
-      const entry: PresenceEntry = { nodeId: this.nodeId, platform: session.platform, expiresAt };
+      const { platform, loginAt } = session;
+      const entry: PresenceEntry = { nodeId: this.nodeId, platform, loginAt, expiresAt };
       const fields = byKey.get(key) ?? {};
       fields[session.connId] = JSON.stringify(entry);
       byKey.set(key, fields);
@@ -94,7 +98,13 @@ export class Presence {
       // that disagree. The key's own TTL (Redis's clock) ends a dead node's
       // entries anyway, and a dead node is not routed to (directory.ts).
       if (!entry || entry.expiresAt + this.ttlMs <= now) expired.push(connId);
-      else sessions.push({ connId, nodeId: entry.nodeId, platform: entry.platform });
+      else
+        sessions.push({
+          connId,
+          nodeId: entry.nodeId,
+          platform: entry.platform,
+          loginAt: entry.loginAt,
+        });
     }
     // Left by a node that died; nobody else would remove them before the
     // whole key expires.
@@ -110,7 +120,9 @@ function memberOf(session: SessionRef): string {
 function parseEntry(raw: string): PresenceEntry | undefined {
   try {
     const entry = JSON.parse(raw) as PresenceEntry;
-    return typeof entry.nodeId === 'string' && typeof entry.expiresAt === 'number'
+    return typeof entry.nodeId === 'string' &&
+      typeof entry.expiresAt === 'number' &&
+      typeof entry.loginAt === 'number'
       ? entry
       : undefined;
   } catch {

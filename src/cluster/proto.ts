@@ -27,6 +27,7 @@ export interface KickRequest extends Addressed {
   code: number;
   reason: string;
   exceptConnId: string;
+  loggedInAt: number;
 }
 
 export interface BroadcastRequest extends Addressed {

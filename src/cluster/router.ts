@@ -6,11 +6,18 @@
 // sessions, so messages, kicks and broadcasts still cross nodes.
 import type { SessionRegistry } from '../gateway/sessions.js';
 import { throttledWarn, type Logger } from '../log.js';
-import type { Delivery, LazyFrame } from '../messages/delivery.js';
+import { CloseCode } from '../errors.js';
+import {
+  loggedInBefore,
+  type Delivery,
+  type LazyFrame,
+  type Replacing,
+} from '../messages/delivery.js';
 import type { NodeDirectory, NodeRecord } from './directory.js';
 import type { RedisHealth } from './health.js';
 import type { PeerPool } from './peers.js';
 import type { PresentSession, Presence } from './presence.js';
+import type { KickRequest } from './proto.js';
 
 const sum = (counts: number[]) => counts.reduce((total, count) => total + count, 0);
 
@@ -65,18 +72,15 @@ export class ClusterDelivery implements Delivery {
     platform: string | undefined,
     code: number,
     reason: string,
-    exceptConnId?: string,
   ) {
-    const local = await this.local.kick(tenant, userId, platform, code, reason, exceptConnId);
+    const local = await this.local.kick(tenant, userId, platform, code, reason);
     const nodes =
       userId === undefined
         ? await this.otherNodes()
         : await this.nodesHolding(
             tenant,
             userId,
-            (session) =>
-              session.connId !== exceptConnId &&
-              (platform === undefined || session.platform === platform),
+            (session) => platform === undefined || session.platform === platform,
           );
     const request = {
       tenant,
@@ -84,14 +88,48 @@ export class ClusterDelivery implements Delivery {
       platform: platform ?? '',
       code,
       reason,
-      exceptConnId: exceptConnId ?? '',
+      exceptConnId: '',
+      loggedInAt: 0,
     };
+    return local + (await this.kickOn(nodes, request));
+  }
+
+  async replaceOlder(session: Replacing) {
+    const { tenant, userId, platform, connId, loginAt } = session;
+    const local = this.local.closeOlder(session);
+    const rival = (other: PresentSession) => other.platform === platform && other.connId !== connId;
+    const held = await this.sessionsByNode(tenant, userId);
+    // Without Redis every node known before is asked, and only this node's
+    // own sessions tell whether a newer one exists.
+    const older = held
+      ? held.filter(({ sessions }) => sessions.some((s) => rival(s) && loggedInBefore(s, session)))
+      : this.withoutRedis().map((node) => ({ node }));
+    const newer = held?.some(({ sessions }) =>
+      sessions.some((s) => rival(s) && !loggedInBefore(s, session)),
+    );
+    const request = {
+      tenant,
+      userId,
+      platform,
+      code: CloseCode.REPLACED,
+      reason: 'replaced by a newer session',
+      exceptConnId: connId,
+      loggedInAt: loginAt,
+    };
+    await this.kickOn(
+      older.map(({ node }) => node),
+      request,
+    );
+    return local.newest && !newer;
+  }
+
+  private async kickOn(nodes: NodeRecord[], request: Omit<KickRequest, 'nodeId'>) {
     const remote = nodes.map((node) =>
       this.peers
         .kick(node, request)
         .catch((err: unknown) => this.unreachable(node, 'Kick', err, 0)),
     );
-    return local + sum(await Promise.all(remote));
+    return sum(await Promise.all(remote));
   }
 
   async usersByNode(tenant: string) {
@@ -137,27 +175,41 @@ export class ClusterDelivery implements Delivery {
     userId: string,
     wanted: (session: PresentSession) => boolean,
   ): Promise<NodeRecord[]> {
-    if (!this.health.up) return this.withoutRedis();
+    const held = await this.sessionsByNode(tenant, userId);
+    if (!held) return this.withoutRedis();
+    return held.filter(({ sessions }) => sessions.some(wanted)).map(({ node }) => node);
+  }
+
+  // The user's sessions on each other live node; undefined while Redis,
+  // and so presence, is away.
+  private async sessionsByNode(
+    tenant: string,
+    userId: string,
+  ): Promise<Array<{ node: NodeRecord; sessions: PresentSession[] }> | undefined> {
+    if (!this.health.up) return undefined;
     let sessions: PresentSession[];
     try {
       sessions = await this.presence.sessionsOf(tenant, userId);
     } catch (err) {
       this.health.failed(err);
-      return this.withoutRedis();
+      return undefined;
     }
-    const nodeIds = new Set(
-      sessions.filter((s) => s.nodeId !== this.nodeId && wanted(s)).map((s) => s.nodeId),
-    );
-    const nodes = await Promise.all(
-      [...nodeIds].map((nodeId) =>
-        this.directory.find(nodeId).catch((err: unknown) => {
+    const byNode = new Map<string, PresentSession[]>();
+    for (const session of sessions) {
+      if (session.nodeId === this.nodeId) continue;
+      byNode.set(session.nodeId, [...(byNode.get(session.nodeId) ?? []), session]);
+    }
+    const held = await Promise.all(
+      [...byNode].map(async ([nodeId, onNode]) => {
+        const node = await this.directory.find(nodeId).catch((err: unknown) => {
           this.health.failed(err);
-          return this.directory.lastKnown().find((node) => node.nodeId === nodeId);
-        }),
-      ),
+          return this.directory.lastKnown().find((known) => known.nodeId === nodeId);
+        });
+        return node && { node, sessions: onNode };
+      }),
     );
     // A node without a live record is dead: its sessions are gone.
-    return nodes.filter((node): node is NodeRecord => node !== undefined);
+    return held.filter((entry) => entry !== undefined);
   }
 
   private unreachable<T>(node: NodeRecord, method: string, err: unknown, fallback: T): T {

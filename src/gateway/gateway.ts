@@ -135,22 +135,20 @@ export class Gateway {
   private async greet(session: Session, claims: TokenClaims): Promise<void> {
     const { config, registry, delivery } = this.deps;
     session.claims = claims;
+    session.loginAt = Date.now();
     this.pending.delete(session);
-    if (config.ws.sessionPolicy === 'replace') {
-      await delivery.kick(
-        claims.tenant,
-        claims.userId,
-        claims.platform,
-        CloseCode.REPLACED,
-        'replaced by a newer session',
-        session.connId,
-      );
-    }
-    if (!session.open) return;
     session.holdPushes();
     let welcome: string | undefined;
     try {
+      // Registered before the older sessions are looked for: of two logins
+      // at once, the later to look finds the other, and one goes.
       await registry.add(session);
+      if (config.ws.sessionPolicy === 'replace' && !(await delivery.replaceOlder(session))) {
+        session.close(CloseCode.REPLACED, 'replaced by a newer session');
+        registry.remove(session);
+        return;
+      }
+      if (!session.open) return;
       await this.checkNotRevoked(claims);
       const inboxSeq = await this.deps.messages.inboxHead(claims.tenant, claims.userId);
       welcome = encodeFrame('', 'welcome', {

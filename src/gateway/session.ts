@@ -11,6 +11,8 @@ const MAX_QUEUED_FRAMES = 64;
 
 export class Session {
   claims: TokenClaims | undefined;
+  // When it was authenticated; the replace policy keeps the newest.
+  loginAt = 0;
   lastSeen = Date.now();
   private tail: Promise<void> = Promise.resolve();
   private queued = 0;

@@ -1,7 +1,13 @@
 // The sessions this node holds, by tenant and user. It is the local part of
 // message delivery: on a single node it is the whole of it.
 import { CloseCode } from '../errors.js';
-import type { Delivery, LazyFrame, OnlineUser } from '../messages/delivery.js';
+import {
+  loggedInBefore,
+  type Delivery,
+  type LazyFrame,
+  type OnlineUser,
+  type Replacing,
+} from '../messages/delivery.js';
 import type { Revocation } from '../store/store.js';
 import type { Session } from './session.js';
 
@@ -90,7 +96,6 @@ export class SessionRegistry implements Delivery {
     platform: string | undefined,
     code: number,
     reason: string,
-    exceptConnId?: string,
   ) {
     const users = this.tenants.get(tenant);
     if (!users) return 0;
@@ -98,7 +103,6 @@ export class SessionRegistry implements Delivery {
     let closed = 0;
     for (const sessions of targets) {
       for (const session of [...sessions]) {
-        if (session.connId === exceptConnId) continue;
         if (platform !== undefined && session.platform !== platform) continue;
         session.close(code, reason);
         this.remove(session);
@@ -106,6 +110,30 @@ export class SessionRegistry implements Delivery {
       }
     }
     return closed;
+  }
+
+  async replaceOlder(session: Replacing): Promise<boolean> {
+    return this.closeOlder(session).newest;
+  }
+
+  // The replace policy on this node: the sessions of the user and platform
+  // that logged in before `session` close with 4502; `newest` is false when
+  // one logged in after it.
+  closeOlder(session: Replacing): { closed: number; newest: boolean } {
+    const { tenant, userId, platform, connId } = session;
+    let closed = 0;
+    let newest = true;
+    for (const other of [...(this.tenants.get(tenant)?.get(userId) ?? [])]) {
+      if (other.connId === connId || other.platform !== platform) continue;
+      if (!loggedInBefore(other, session)) {
+        newest = false;
+        continue;
+      }
+      other.close(CloseCode.REPLACED, 'replaced by a newer session');
+      this.remove(other);
+      closed += 1;
+    }
+    return { closed, newest };
   }
 
   // Closes the sessions whose token the revocation covers.
