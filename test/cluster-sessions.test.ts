@@ -6,6 +6,7 @@ import { afterEach, expect, test } from 'vitest';
 import { connect, type TestClient } from './helpers/client.js';
 import {
   eventually,
+  range,
   startCluster,
   type ClusterTenant,
   cleanUpClusterTest,
@@ -166,6 +167,25 @@ test('the online users, their platforms and their nodes are the same from every 
     pageSize: 2,
   });
 });
+
+test('a node’s users are listed from every node even when they fill more than a frame', async () => {
+  // The smallest frame limit, so that a few hundred users of the longest
+  // ids (128 characters) are more than a message between nodes may hold.
+  const cluster = await startCluster(['n1', 'n2'], {
+    env: { PRIM_LIMITS_MAX_FRAME_BYTES: '1024' },
+  });
+  const [n1, n2] = cluster.nodes;
+  const acme = await cluster.tenant('acme');
+  const users = range(0, 600).map((i) => `${String(i).padStart(4, '0')}${'u'.repeat(124)}`);
+  for (let from = 0; from < users.length; from += 50) {
+    await Promise.all(users.slice(from, from + 50).map((userId) => acme.open(n2, userId)));
+  }
+
+  const maps = await userMaps(acme, n1);
+  expect(maps.n2?.length).toBe(users.length);
+  const state = await acme.get(n1, '/system/state');
+  expect(state.data).toMatchObject({ users: users.length, sessions: users.length });
+}, 60_000);
 
 test('a session that closes leaves the presence of every node at once, not after the ttl', async () => {
   // A long ttl: only the disconnect itself can make bob offline in time.

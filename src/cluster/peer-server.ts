@@ -13,6 +13,7 @@ import { PrimError, toPrimError } from '../errors.js';
 import { throttledWarn, type Logger } from '../log.js';
 import {
   loadPeerService,
+  MAX_REPLY_BYTES,
   SECRET_HEADER,
   type Addressed,
   type BroadcastRequest,
@@ -107,7 +108,7 @@ export async function startPeerServer(
 
   const server = new Server({
     'grpc.max_receive_message_length': options.maxMessageBytes,
-    'grpc.max_send_message_length': options.maxMessageBytes,
+    'grpc.max_send_message_length': MAX_REPLY_BYTES,
   });
   server.addService(loadPeerService().service, {
     deliver: unary<DeliverRequest, Counted>('Deliver', async (request) => {

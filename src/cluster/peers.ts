@@ -17,6 +17,7 @@ import type { OnlineUser } from '../messages/delivery.js';
 import type { NodeRecord } from './directory.js';
 import {
   loadPeerService,
+  MAX_REPLY_BYTES,
   SECRET_HEADER,
   type Addressed,
   type BroadcastRequest,
@@ -107,7 +108,7 @@ export class PeerPool {
     let client = this.clients.get(address);
     if (!client) {
       client = new this.service(address, this.credentials, {
-        'grpc.max_receive_message_length': this.maxMessageBytes,
+        'grpc.max_receive_message_length': MAX_REPLY_BYTES,
         'grpc.max_send_message_length': this.maxMessageBytes,
         // grpc-js backs off up to 2 minutes between attempts to reach a peer
         // that is down (a restart, a long deploy); a peer is back within a

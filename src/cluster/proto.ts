@@ -83,4 +83,9 @@ export function maxMessageBytes(maxFrameBytes: number): number {
   return maxFrameBytes * 6 + 64 * 1024;
 }
 
+// The largest reply. A LocalUsers reply lists every user of a tenant on
+// one node: limits.maxConnections (100,000 by default) users of up to a
+// few hundred bytes each. Replies come only from nodes with the secret.
+export const MAX_REPLY_BYTES = 64 * 1024 * 1024;
+
 export const SECRET_HEADER = 'x-prim-secret';
