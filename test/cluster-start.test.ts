@@ -7,6 +7,7 @@ import { makeCerts } from './helpers/certs.js';
 import { freePort } from './helpers/cli.js';
 import { startRedis, stopRedisServers } from './helpers/redis.js';
 import { startTestNode, stopTestNodes, tempDir, testConfig } from './helpers/node.js';
+import { call } from './helpers/rest.js';
 
 const servers: Server[] = [];
 
@@ -66,10 +67,40 @@ describe('cluster node start', () => {
     const redis = await startRedis();
     const node = await startTestNode({
       ...clusterEnv(redis.url),
+      PRIM_GRPC_HOST: '127.0.0.2',
       PRIM_GRPC_ADVERTISE: '127.0.0.2:1',
     });
     expect(node.context.cluster?.address).toMatch(/^127\.0\.0\.2:\d+$/);
     expect(node.context.cluster?.address).not.toBe('127.0.0.2:1');
+  });
+
+  it('fails when grpc.advertise does not reach the node, naming the setting', async () => {
+    const redis = await startRedis();
+    const [bound, port] = [await freePort(), await freePort()];
+    await expect(
+      startTestNode({
+        ...clusterEnv(redis.url),
+        PRIM_GRPC_PORT: String(bound),
+        PRIM_GRPC_ADVERTISE: `127.0.0.1:${port}`,
+      }),
+    ).rejects.toThrow(`grpc.advertise 127.0.0.1:${port} does not reach this node`);
+    expect(await redis.allKeys()).toEqual([]);
+  });
+
+  it('fails when another node refuses its cluster.secret, and leaves that node whole', async () => {
+    const redis = await startRedis();
+    const first = await startTestNode({ ...clusterEnv(redis.url), PRIM_NODE_ID: 'n1' });
+    await expect(
+      startTestNode({
+        ...clusterEnv(redis.url),
+        PRIM_NODE_ID: 'n2',
+        PRIM_CLUSTER_SECRET: 'another-secret-0123456789',
+      }),
+    ).rejects.toThrow(
+      `node "n1" (${first.context.cluster!.address}) refuses this node's cluster.secret`,
+    );
+    const state = await call(first.url, 'GET', '/system/state', { auth: first.adminAuth });
+    expect(state.data.nodes.map((node: { nodeId: string }) => node.nodeId)).toEqual(['n1']);
   });
 
   it('refuses a second live node with the same nodeId, and keeps the first one whole', async () => {

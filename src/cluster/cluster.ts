@@ -3,6 +3,7 @@
 // started and stopped in order. The node is a cluster node iff redis.url
 // is set.
 import { randomBytes } from 'node:crypto';
+import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Config } from '../config/schema.js';
 import { PrimError } from '../errors.js';
 import type { Session } from '../gateway/session.js';
@@ -125,6 +126,7 @@ export class ClusterNode {
         });
       const health = new RedisHealth(probe, () => void probe().catch(cluster!.onRefreshError), log);
       cluster = new ClusterNode(options, redis, directory, presence, peers, server, health, log);
+      await cluster.checkPeerLinks();
       await cluster.claimNodeId();
       // Sessions of an earlier process with this node id are gone.
       await presence.withdrawAll();
@@ -137,6 +139,37 @@ export class ClusterNode {
       peers.close();
       redis.disconnect();
       throw grpcFailure(err, config);
+    }
+  }
+
+  // A node that peers cannot call, or whose calls they refuse, would be
+  // ready and listed while every message across it went undelivered: its
+  // address must reach itself, and its secret must be the other nodes'.
+  private async checkPeerLinks(): Promise<void> {
+    const self = await this.peers.state(this.address).catch((err: ServiceError) => err);
+    if (!('instance' in self) || self.instance !== this.instance) {
+      const answer = 'instance' in self ? `node "${self.nodeId}" answers there` : self.details;
+      throw new PrimError(
+        'OPERATION_FAILED',
+        `grpc.advertise ${this.address} does not reach this node (${answer}); ` +
+          'set it to an address of this node that the other nodes can dial',
+      );
+    }
+    const others = (await this.directory.list()).filter(
+      (node) => node.nodeId !== this.options.nodeId,
+    );
+    for (const node of others) {
+      const refused = await this.peers.state(node.address).then(
+        () => false,
+        (err: ServiceError) => err.code === status.UNAUTHENTICATED,
+      );
+      if (refused) {
+        throw new PrimError(
+          'OPERATION_FAILED',
+          `node "${node.nodeId}" (${node.address}) refuses this node's cluster.secret; ` +
+            'every node needs the same one',
+        );
+      }
     }
   }
 
