@@ -52,10 +52,13 @@ type CounterDoc = { _id: string; value: number };
 type RevocationDoc = { tenant: string; userId: string; platform: string; revokedAt: number };
 
 // Snapshot reads and majority writes: an acknowledged message survives the
-// loss of the primary.
+// loss of the primary. A commit that a primary cannot confirm in time
+// fails the batch (its senders get an error, not an ack) rather than
+// holding every ack of the node behind it.
 const TRANSACTION: TransactionOptions = {
   readConcern: { level: 'snapshot' },
   writeConcern: new WriteConcern('majority'),
+  maxCommitTimeMS: 10_000,
 };
 
 export class MongoStore implements Store {
@@ -83,8 +86,12 @@ export class MongoStore implements Store {
 
   static async connect(url: string): Promise<MongoStore> {
     // A store that cannot be reached is reported within seconds, not after
-    // the driver's default of half a minute.
-    const client = new MongoClient(url, { serverSelectionTimeoutMS: 10_000 });
+    // the driver's default of half a minute; a server that stops answering
+    // mid-operation fails it, where the default would wait for ever.
+    const client = new MongoClient(url, {
+      serverSelectionTimeoutMS: 10_000,
+      socketTimeoutMS: 30_000,
+    });
     try {
       await client.connect();
       const db = client.db(databaseName(url));
@@ -154,6 +161,11 @@ export class MongoStore implements Store {
     // Inbox entries go before the messages they point to, and the tenant
     // record last: if this is interrupted, the tenant is still there and
     // deleting it again finishes the job.
+    // Not yet safe against messages stored meanwhile: an append only reads
+    // the tenant record, so one that commits during these deletes keeps its
+    // rows (seen by a new tenant of the same name), or an inbox entry
+    // without its head (that user's next message then fails on the unique
+    // seq). SQLite does all of this in one write transaction.
     for (const name of ['inbox', 'inboxHeads', 'revocations', 'messages']) {
       await this.db.collection(name).deleteMany({ tenant: account });
     }
