@@ -54,6 +54,13 @@ export async function buildApp(context: NodeContext, logger: Logger): Promise<Fa
   });
 
   installEnvelope(app);
+  // A draining node answers the requests in flight and then lets their
+  // connections go: a keep-alive connection would otherwise hold the HTTP
+  // server open until its keep-alive timeout, long past shutdownTimeout.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (context.state === 'draining') reply.header('connection', 'close');
+    done(null, payload);
+  });
   await app.register(formBody);
   await app.register(websocket, {
     options: { maxPayload: limits.maxFrameBytes },

@@ -29,6 +29,37 @@ export interface RunningNode {
   ended: Promise<string | undefined>;
 }
 
+// How long REST requests still get to answer when shutdownTimeout has run
+// out by the time the HTTP server closes: a message stored in the last
+// moment is still acknowledged, so that its client does not send it again.
+const ANSWER_GRACE_MS = 1000;
+
+// Whether `promise` settles within `ms`; it goes on either way.
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<false>((resolve) => {
+    timer = setTimeout(resolve, Math.max(0, ms), false);
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Closes the HTTP server. Keep-alive connections end with the answer they
+// wait for (app.ts sends `Connection: close` while the node drains); what
+// is still open after `timeoutMs` is cut, answered or not.
+async function closeHttp(app: FastifyInstance, timeoutMs: number, log: Logger): Promise<void> {
+  const closed = app.close();
+  if (await settlesWithin(closed, timeoutMs)) return;
+  log.warn({ timeoutMs }, 'connections still open at shutdownTimeout; closing them');
+  app.server.closeAllConnections();
+  // Upgraded sockets are no longer the HTTP server's to close.
+  for (const socket of app.websocketServer.clients) socket.terminate();
+  await closed;
+}
+
 // A key nobody was shown would lock the operator out: after a failed start
 // the next one generates and shows a new one.
 function forgetGenerated(adminKey: AdminKey): void {
@@ -103,11 +134,14 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
     state: 'starting',
   };
 
-  let app: FastifyInstance;
+  let app: FastifyInstance | undefined;
   try {
     app = await buildApp(context, log);
     await app.listen({ host: config.http.host, port: config.http.port });
   } catch (err) {
+    await app?.close();
+    // Stops the gateway's sweeper; no session can have opened yet.
+    await gateway.drain(0);
     await cluster?.stop();
     await store.close();
     lock?.release();
@@ -124,12 +158,19 @@ export async function startNode(config: Config, logger: Logger): Promise<Running
   const stop = (reason?: string) =>
     (stopping ??= (async () => {
       const begun = Date.now();
+      const left = () => begun + config.shutdownTimeout - Date.now();
       context.state = 'draining';
       await gateway.drain(config.shutdownTimeout);
-      await writer.flushed();
+
+      if (!(await settlesWithin(writer.flushed(), left()))) {
+        log.warn(
+          { timeoutMs: config.shutdownTimeout },
+          'messages still being stored at shutdownTimeout',
+        );
+      }
       // REST requests in flight still reach other nodes; then the record
       // and presence go.
-      await app.close();
+      await closeHttp(app, Math.max(left(), ANSWER_GRACE_MS), log);
       await cluster?.stop();
       await store.close();
       lock?.release();
