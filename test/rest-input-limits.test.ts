@@ -97,3 +97,27 @@ test('a token a backend minted for the system user is refused at /acc', async ()
   expect(refused.status).toBe(401);
   expect(refused.body.code).toBe(1003);
 });
+
+test('a message at the size limit is taken however its JSON escapes it', async () => {
+  const { node, auth } = await startWithTenant();
+  const limit = node.context.config.limits.maxFrameBytes;
+  // Every character written as a \u escape, as some JSON encoders do.
+  const escape = (text: string) =>
+    [...text].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+  const send = (message: string) =>
+    fetch(`${node.url}/msg/sendMsg`, {
+      method: 'POST',
+      headers: { authorization: auth, 'content-type': 'application/json' },
+      body: `{"receiverId":"bob","message":"${escape(message)}"}`,
+    }).then(async (response) => ({ status: response.status, ...(await response.json()) }));
+
+  const fits = await send('\u0001'.repeat(limit));
+  const over = await send('\u0001'.repeat(limit + 1));
+
+  expect(fits).toMatchObject({ status: 200, code: 200 });
+  expect(over).toMatchObject({
+    status: 413,
+    code: 1013,
+    msg: `message is ${limit + 1} bytes; at most ${limit} are allowed (config key limits.maxFrameBytes)`,
+  });
+});

@@ -167,7 +167,7 @@ describe('sendMsg', () => {
       msg: 'message is 65538 bytes; at most 65536 are allowed (config key limits.maxFrameBytes)',
       data: null,
     });
-    const huge = await sendMsg(node, acme, { receiverId: 'bob', message: 'x'.repeat(200_000) });
+    const huge = await sendMsg(node, acme, { receiverId: 'bob', message: 'x'.repeat(500_000) });
     expect(huge).toEqual({
       status: 413,
       code: 1013,

@@ -4,6 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { loadPackageDefinition, type ServiceClientConstructor } from '@grpc/grpc-js';
 import { loadSync } from '@grpc/proto-loader';
 import type { OnlineUser } from '../messages/delivery.js';
+import { encodedMessageBytes } from '../messages/input.js';
 
 // src/cluster/ and dist/cluster/ are both two folders below proto/.
 const PROTO = fileURLToPath(new URL('../../proto/prim.proto', import.meta.url));
@@ -77,10 +78,9 @@ export function loadPeerService(): ServiceClientConstructor {
 }
 
 // The largest gRPC message: a pushed frame holds a message of up to
-// limits.maxFrameBytes, and the envelope. A message sent over REST as a
-// form may hold control characters, which JSON writes as 6 bytes each.
+// limits.maxFrameBytes, written as JSON, and the envelope.
 export function maxMessageBytes(maxFrameBytes: number): number {
-  return maxFrameBytes * 6 + 64 * 1024;
+  return encodedMessageBytes(maxFrameBytes) + 64 * 1024;
 }
 
 // The largest reply. A LocalUsers reply lists every user of a tenant on

@@ -57,6 +57,13 @@ export function checkMessageType(name: string, raw: unknown): number {
   return value;
 }
 
+// The most bytes a message of `maxMessageBytes` can take once written as
+// JSON: a control character is a six-byte \u escape, and a client may
+// escape every character so.
+export function encodedMessageBytes(maxMessageBytes: number): number {
+  return maxMessageBytes * 6;
+}
+
 export function checkMessageText(message: unknown, maxMessageBytes: number): string {
   if (typeof message !== 'string' || message.length === 0) {
     throw new PrimError('BAD_PARAMETER', 'message must be a non-empty string');

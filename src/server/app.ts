@@ -10,6 +10,7 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { Logger } from '../log.js';
+import { encodedMessageBytes } from '../messages/input.js';
 import { VERSION } from '../version.js';
 import { accRoute } from './acc.js';
 import type { NodeContext } from './context.js';
@@ -20,7 +21,8 @@ import { sysClientRoutes } from './routes/sys-client.js';
 import { systemRoutes } from './routes/system.js';
 import { userRoutes } from './routes/user.js';
 
-// REST bodies carry one message at most, plus the envelope of parameters.
+// REST bodies carry one message at most, however it is escaped, plus the
+// envelope of parameters.
 const BODY_MARGIN = 16 * 1024;
 
 // A client's protocol error (an oversize frame, bad UTF-8) is the client's
@@ -47,7 +49,7 @@ export async function buildApp(context: NodeContext, logger: Logger): Promise<Fa
     // Per-request lines would drown the log of a busy node; refusals and
     // failures are logged by the error handler instead.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: limits.maxFrameBytes + BODY_MARGIN,
+    bodyLimit: encodedMessageBytes(limits.maxFrameBytes) + BODY_MARGIN,
     ajv: { customOptions: { coerceTypes: true, allErrors: false } },
     frameworkErrors,
     clientErrorHandler,
