@@ -1,8 +1,16 @@
 // Every configuration key, its default and what it allows, in one table.
 // Environment overrides and validation are derived from it (see load.ts).
+import { isIP } from 'node:net';
 import { PrimError } from '../errors.js';
 import { redactUrl } from '../log.js';
-import { formatDuration, parseBytes, parseDuration, parseInteger } from './values.js';
+import {
+  formatDuration,
+  hostProblem,
+  parseBytes,
+  parseDuration,
+  parseHost,
+  parseInteger,
+} from './values.js';
 
 export interface Config {
   dataDir: string;
@@ -142,14 +150,22 @@ function list(name: string, raw: unknown): string[] {
 // host:port, the host a name, IPv4 or [IPv6].
 function address(name: string, raw: unknown): string {
   const value = String(raw).trim();
-  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/.exec(value);
-  if (!match || Number(match[2]) > 65535) {
+  const match = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9_.-]+):(\d{1,5})$/.exec(value);
+  const problem = match === null ? undefined : addressHostProblem(match[1]);
+  if (!match || Number(match[2]) > 65535 || problem !== undefined) {
     throw new PrimError(
       'BAD_PARAMETER',
-      `${name}: "${value}" is not allowed; use host:port, like 10.0.0.5:9001`,
+      `${name}: "${value}" is not allowed` +
+        (problem === undefined ? '' : `: its host ${problem}`) +
+        '; use host:port, like 10.0.0.5:9001',
     );
   }
   return value;
+}
+
+function addressHostProblem(host: string): string | undefined {
+  if (!host.startsWith('[')) return hostProblem(host);
+  return isIP(host.slice(1, -1)) === 6 ? undefined : 'is not an IPv6 address';
 }
 
 function addresses(name: string, raw: unknown): string[] {
@@ -202,7 +218,7 @@ export const KEYS: KeySpec[] = [
     default: ['web', 'android', 'ios', 'desktop'],
     parse: list,
   },
-  { key: 'http.host', default: '127.0.0.1', parse: text() },
+  { key: 'http.host', default: '127.0.0.1', parse: parseHost },
   { key: 'http.port', default: 8093, parse: port },
   {
     key: 'store.url',
@@ -214,7 +230,7 @@ export const KEYS: KeySpec[] = [
   { key: 'redis.mode', default: 'standalone', parse: oneOf('standalone', 'sentinel', 'cluster') },
   { key: 'redis.nodes', default: [], parse: addresses },
   { key: 'redis.sentinelName', default: 'mymaster', parse: text() },
-  { key: 'grpc.host', default: '127.0.0.1', parse: text() },
+  { key: 'grpc.host', default: '127.0.0.1', parse: parseHost },
   { key: 'grpc.port', default: 9001, parse: port },
   { key: 'grpc.advertise', default: undefined, parse: address },
   { key: 'grpc.callTimeout', default: '1s', parse: durationAtLeast(10) },

@@ -1,6 +1,7 @@
 // Parsers for the value types that configuration, CLI flags and REST
 // parameters share. Each returns the parsed value or throws a PrimError that
 // names what was given and what is allowed.
+import { isIP } from 'node:net';
 import { PrimError } from '../errors.js';
 
 const DURATION_UNITS: Record<string, number> = {
@@ -61,6 +62,49 @@ export function parseBytes(name: string, raw: unknown): number {
     );
   }
   return Number(match[1]) * BYTE_UNITS[match[2] ?? ''];
+}
+
+// A label of a host name; _ is not in the RFCs, but container platforms
+// hand out such names and resolvers answer for them.
+const HOST_LABEL = /^(?!-)[A-Za-z0-9_-]{1,63}(?<!-)$/;
+
+const NOT_IPV4 = 'is not an IPv4 address (four numbers from 0 to 255)';
+
+// Why a host to listen on or dial is refused, or undefined: it is an IP
+// address or could be a host name. Nothing is looked up; a name that does
+// not resolve fails where it is used. A name whose last label is a number
+// would be read as an IPv4 address (999.1.1.1, 10.0.0), which net.isIP has
+// refused already.
+export function hostProblem(host: string): string | undefined {
+  if (isIP(host) !== 0) return undefined;
+  if (/^[\d.]+$/.test(host)) return NOT_IPV4;
+
+  const labels = host.replace(/\.$/, '').split('.');
+  const plausible =
+    host.length <= 253 &&
+    labels.every((label) => HOST_LABEL.test(label)) &&
+    !/^\d+$/.test(labels[labels.length - 1]);
+  return plausible ? undefined : 'is not an IP address or a host name';
+}
+
+export function parseHost(name: string, raw: unknown): string {
+  const value = String(raw).trim();
+  const bare = /^\[(.*)\]$/.exec(value)?.[1];
+  if (bare !== undefined && isIP(bare) === 6) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${name}: "${value}" is not allowed; write an IPv6 address without brackets, like ${bare}`,
+    );
+  }
+  const problem = hostProblem(value);
+  if (problem !== undefined) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${name}: "${value}" is not allowed: it ${problem}; use an IP address ` +
+        '(like 127.0.0.1, 0.0.0.0 or ::1) or a host name (letters, digits, - and .)',
+    );
+  }
+  return value;
 }
 
 export function parseInteger(name: string, raw: unknown, min: number, max: number): number {

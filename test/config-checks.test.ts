@@ -1,0 +1,74 @@
+// What the config check refuses before a node starts, and how it says so.
+import { rmSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
+import { loadConfig } from '../src/config/load.js';
+import { tempDir } from './helpers/node.js';
+
+const dirs: string[] = [];
+
+afterEach(() => {
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+});
+
+// Loads `yaml` as prim.yaml, with `env` as the environment.
+function load(yaml: string, env: Record<string, string> = {}) {
+  const cwd = tempDir('prim-config-checks-');
+  dirs.push(cwd);
+  writeFileSync(path.join(cwd, 'prim.yaml'), yaml);
+  return loadConfig({ cwd, env });
+}
+
+// The message a refused config stops with.
+function refusal(yaml: string, env: Record<string, string> = {}): string {
+  try {
+    load(yaml, env);
+  } catch (err) {
+    return (err as Error).message;
+  }
+  throw new Error('the config was accepted');
+}
+
+const CLUSTER = 'cluster:\n  secret: cluster-secret-0123456789\n';
+
+describe('hosts', () => {
+  test('a dotted quad that is no IPv4 address is refused, naming key and value', () => {
+    expect(refusal('grpc:\n  host: "999.1.1.1"\n')).toBe(
+      'grpc.host: "999.1.1.1" is not allowed: it is not an IPv4 address (four numbers ' +
+        'from 0 to 255); use an IP address (like 127.0.0.1, 0.0.0.0 or ::1) or a host ' +
+        'name (letters, digits, - and .)',
+    );
+    expect(refusal('', { PRIM_HTTP_HOST: '10.0.0' })).toMatch(
+      /^PRIM_HTTP_HOST: "10\.0\.0" is not allowed: it is not an IPv4 address/,
+    );
+  });
+
+  test('a host that is neither an address nor a name is refused', () => {
+    expect(refusal('http:\n  host: "my host"\n')).toMatch(
+      /^http\.host: "my host" is not allowed: it is not an IP address or a host name; /,
+    );
+    expect(refusal('grpc:\n  host: "[::1]"\n')).toBe(
+      'grpc.host: "[::1]" is not allowed; write an IPv6 address without brackets, like ::1',
+    );
+  });
+
+  test('addresses and names are taken as given, without a lookup', () => {
+    for (const host of ['127.0.0.1', '0.0.0.0', '::', '::1', 'localhost', 'node-1.prim.internal']) {
+      const { config } = load(`http:\n  host: "${host}"\ngrpc:\n  host: "${host}"\n`);
+      expect(config.http.host).toBe(host);
+      expect(config.grpc.host).toBe(host);
+    }
+  });
+
+  test('the host of grpc.advertise and redis.nodes is checked too', () => {
+    expect(refusal(CLUSTER, { PRIM_GRPC_ADVERTISE: '999.1.1.1:9001' })).toBe(
+      'PRIM_GRPC_ADVERTISE: "999.1.1.1:9001" is not allowed: its host is not an IPv4 ' +
+        'address (four numbers from 0 to 255); use host:port, like 10.0.0.5:9001',
+    );
+    expect(refusal('redis:\n  nodes: ["10.0.0.1:26379", "300.0.0.1:26379"]\n')).toMatch(
+      /^redis\.nodes: "300\.0\.0\.1:26379" is not allowed: its host is not an IPv4 address/,
+    );
+    const { config } = load(CLUSTER, { PRIM_GRPC_ADVERTISE: '[::1]:9001' });
+    expect(config.grpc.advertise).toBe('[::1]:9001');
+  });
+});
