@@ -72,3 +72,50 @@ describe('hosts', () => {
     expect(config.grpc.advertise).toBe('[::1]:9001');
   });
 });
+
+describe('bounds', () => {
+  test('a huge cluster.ttl is refused with the range allowed', () => {
+    expect(refusal('cluster:\n  ttl: 1e30\n')).toBe(
+      'cluster.ttl: "1e+30" is not allowed; use a duration from 1s to 1h',
+    );
+    expect(refusal('', { PRIM_CLUSTER_TTL: '99999999999999999999d' })).toBe(
+      'PRIM_CLUSTER_TTL: "99999999999999999999d" is not allowed; use a duration from 1s to 1h',
+    );
+  });
+
+  test.each([
+    ['shutdownTimeout', '2h', 'at most 1h'],
+    ['grpc.callTimeout', '2m', 'from 10ms to 1m'],
+    ['tokens.defaultTtl', '400d', 'from 1s to 365d'],
+    ['tokens.maxTtl', '400d', 'from 1s to 365d'],
+    ['tokens.rotationGrace', '400d', 'at most 365d'],
+    ['ws.heartbeatTimeout', '25d', 'from 100ms to 1h'],
+    ['ws.loginTimeout', '25d', 'from 100ms to 1h'],
+  ])('%s %s is refused: a duration %s', (key, value, range) => {
+    const [section, name] = key.includes('.') ? key.split('.') : [undefined, key];
+    const yaml = section ? `${section}:\n  ${name}: ${value}\n` : `${name}: ${value}\n`;
+    expect(refusal(yaml)).toBe(`${key}: "${value}" is not allowed; use a duration ${range}`);
+  });
+
+  test('durations at their bounds are taken', () => {
+    const { config } = load(
+      'shutdownTimeout: 1h\ncluster:\n  ttl: 1h\ngrpc:\n  callTimeout: 1m\n' +
+        'tokens:\n  defaultTtl: 365d\n  maxTtl: 365d\n  rotationGrace: 365d\n' +
+        'ws:\n  heartbeatTimeout: 1h\n  loginTimeout: 1h\n',
+    );
+    expect(config.cluster.ttl).toBe(3_600_000);
+    expect(config.tokens.maxTtl).toBe(365 * 86_400_000);
+  });
+
+  test('frame and buffer sizes are bounded', () => {
+    expect(refusal('limits:\n  maxFrameBytes: 1GiB\n')).toBe(
+      'limits.maxFrameBytes: "1GiB" is not allowed; use a size from 1KiB to 64MiB',
+    );
+    expect(refusal('', { PRIM_LIMITS_MAX_BUFFERED_BYTES: '99999999999999999999' })).toBe(
+      'PRIM_LIMITS_MAX_BUFFERED_BYTES: "99999999999999999999" is not allowed; ' +
+        'use a size from 1KiB to 1GiB',
+    );
+    const { config } = load('limits:\n  maxFrameBytes: 64MiB\n  maxBufferedBytes: 1GiB\n');
+    expect(config.limits.maxBufferedBytes).toBe(1024 ** 3);
+  });
+});

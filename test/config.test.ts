@@ -110,13 +110,13 @@ describe('configuration', () => {
 
   test('values that would break the node are refused', () => {
     expect(() => loadConfig({ cwd: folder(), env: { PRIM_WS_HEARTBEAT_TIMEOUT: '0' } })).toThrow(
-      'PRIM_WS_HEARTBEAT_TIMEOUT: "0" is not allowed; use 100ms or more',
+      'PRIM_WS_HEARTBEAT_TIMEOUT: "0" is not allowed; use a duration from 100ms to 1h',
     );
     expect(() => loadConfig({ cwd: folder(), env: { PRIM_LIMITS_MAX_FRAME_BYTES: '0' } })).toThrow(
-      'PRIM_LIMITS_MAX_FRAME_BYTES: "0" is not allowed; use 1024 bytes or more',
+      'PRIM_LIMITS_MAX_FRAME_BYTES: "0" is not allowed; use a size from 1KiB to 64MiB',
     );
     expect(() => loadConfig({ cwd: folder(), env: { PRIM_TOKENS_MAX_TTL: '0s' } })).toThrow(
-      'PRIM_TOKENS_MAX_TTL: "0s" is not allowed; use 1s or more',
+      'PRIM_TOKENS_MAX_TTL: "0s" is not allowed; use a duration from 1s to 365d',
     );
   });
 

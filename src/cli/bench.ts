@@ -14,7 +14,7 @@ import { existingAdminKey } from '../auth/admin-key.js';
 import { nodeOrigin } from '../bench/rest.js';
 import { formatSummary } from '../bench/summary.js';
 import type { Config } from '../config/schema.js';
-import { parseBytes, parseDuration, parseInteger } from '../config/values.js';
+import { formatDuration, parseBytes, parseDuration, parseInteger } from '../config/values.js';
 import { isPrimError, PrimError } from '../errors.js';
 import { cliConfig, examples, withJson, withTenants } from './context.js';
 import { UsageError } from './failure.js';
@@ -44,6 +44,7 @@ interface Target {
 // Without a terminal nobody sees a line being redrawn, and a log fills up
 // with one a second; every few seconds is enough there.
 const PLAIN_PROGRESS_EVERY_MS = 5000;
+const MAX_DURATION_MS = 24 * 3600_000;
 
 export function registerBench(program: Command, out: Output): void {
   withJson(program.command('bench'))
@@ -167,6 +168,13 @@ function benchOptions(flags: BenchFlags, target: Target, config: Config): BenchO
     durationMs: usage(() => parseDuration('--duration', flags.duration)),
   };
   if (options.durationMs <= 0) throw new UsageError('--duration must be longer than 0');
+  // The run ends on a timer, and a timer past about 24 days fires at once.
+  if (options.durationMs > MAX_DURATION_MS) {
+    throw new UsageError(
+      `--duration: "${flags.duration}" is not allowed; use at most ` +
+        formatDuration(MAX_DURATION_MS),
+    );
+  }
   if (options.tenant === undefined && options.authCode === undefined && !options.adminKey) {
     throw new UsageError(noAdminKey(target, config));
   }

@@ -4,6 +4,7 @@ import { isIP } from 'node:net';
 import { PrimError } from '../errors.js';
 import { redactUrl } from '../log.js';
 import {
+  formatBytes,
   formatDuration,
   hostProblem,
   parseBytes,
@@ -174,45 +175,62 @@ function addresses(name: string, raw: unknown): string[] {
   return items.map((item) => address(name, item));
 }
 
-const duration = (name: string, raw: unknown) => parseDuration(name, raw);
-
 // A zero heartbeat timeout would close every session at once, and a zero
-// ttl would issue tokens that are born expired: such values are refused.
-function durationAtLeast(minMs: number) {
+// ttl would issue tokens that are born expired. The upper bounds keep
+// values within what timers take (setTimeout holds at most about 24 days,
+// and fires at once past that), what Redis takes as an expiry, and what a
+// date can hold; inside them, each is far beyond any useful setting.
+function durationWithin(minMs: number, maxMs: number) {
   return (name: string, raw: unknown): number => {
     const value = parseDuration(name, raw);
-    if (value < minMs) {
+    if (value < minMs || value > maxMs) {
+      const range =
+        minMs === 0
+          ? `at most ${formatDuration(maxMs)}`
+          : `from ${formatDuration(minMs)} to ${formatDuration(maxMs)}`;
       throw new PrimError(
         'BAD_PARAMETER',
-        `${name}: "${String(raw)}" is not allowed; use ${formatDuration(minMs)} or more`,
+        `${name}: "${String(raw)}" is not allowed; use a duration ${range}`,
       );
     }
     return value;
   };
 }
 
-// ws reads a frame limit of 0 as "no limit"; a login frame needs about 1 KiB.
-function bytesAtLeast(min: number) {
+// ws reads a frame limit of 0 as "no limit"; a login frame needs about
+// 1 KiB. A peer carries a message in up to six times its size, and gRPC
+// takes messages below 2 GiB: frames are bounded well under that.
+function bytesWithin(min: number, max: number) {
   return (name: string, raw: unknown): number => {
     const value = parseBytes(name, raw);
-    if (value < min) {
+    if (value < min || value > max) {
       throw new PrimError(
         'BAD_PARAMETER',
-        `${name}: "${String(raw)}" is not allowed; use ${min} bytes or more`,
+        `${name}: "${String(raw)}" is not allowed; use a size from ${formatBytes(min)} ` +
+          `to ${formatBytes(max)}`,
       );
     }
     return value;
   };
 }
+
 const port = (name: string, raw: unknown) => parseInteger(name, raw, 0, 65535);
 const positive = (name: string, raw: unknown) =>
   parseInteger(name, raw, 1, Number.MAX_SAFE_INTEGER);
+
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+const DAY = 24 * HOUR;
+const KIB = 1024;
+const MIB = 1024 * KIB;
+const GIB = 1024 * MIB;
 
 export const KEYS: KeySpec[] = [
   { key: 'dataDir', default: './.prim', parse: text() },
   { key: 'adminKey', default: undefined, parse: secret(16) },
   { key: 'nodeId', default: undefined, parse: text() },
-  { key: 'shutdownTimeout', default: '10s', parse: duration },
+  { key: 'shutdownTimeout', default: '10s', parse: durationWithin(0, HOUR) },
   {
     key: 'platforms',
     default: ['web', 'android', 'ios', 'desktop'],
@@ -233,28 +251,28 @@ export const KEYS: KeySpec[] = [
   { key: 'grpc.host', default: '127.0.0.1', parse: parseHost },
   { key: 'grpc.port', default: 9001, parse: port },
   { key: 'grpc.advertise', default: undefined, parse: address },
-  { key: 'grpc.callTimeout', default: '1s', parse: durationAtLeast(10) },
+  { key: 'grpc.callTimeout', default: '1s', parse: durationWithin(10, MINUTE) },
   { key: 'grpc.tlsCert', default: undefined, parse: text() },
   { key: 'grpc.tlsKey', default: undefined, parse: text() },
   { key: 'grpc.tlsCa', default: undefined, parse: text() },
   { key: 'cluster.secret', default: undefined, parse: secret(16) },
   // The registry record and presence live this long unless refreshed.
-  { key: 'cluster.ttl', default: '15s', parse: durationAtLeast(1000) },
-  { key: 'tokens.defaultTtl', default: '12h', parse: durationAtLeast(1000) },
-  { key: 'tokens.maxTtl', default: '30d', parse: durationAtLeast(1000) },
-  { key: 'tokens.rotationGrace', default: '1h', parse: duration },
-  { key: 'ws.heartbeatTimeout', default: '90s', parse: durationAtLeast(100) },
-  { key: 'ws.loginTimeout', default: '10s', parse: durationAtLeast(100) },
+  { key: 'cluster.ttl', default: '15s', parse: durationWithin(SECOND, HOUR) },
+  { key: 'tokens.defaultTtl', default: '12h', parse: durationWithin(SECOND, 365 * DAY) },
+  { key: 'tokens.maxTtl', default: '30d', parse: durationWithin(SECOND, 365 * DAY) },
+  { key: 'tokens.rotationGrace', default: '1h', parse: durationWithin(0, 365 * DAY) },
+  { key: 'ws.heartbeatTimeout', default: '90s', parse: durationWithin(100, HOUR) },
+  { key: 'ws.loginTimeout', default: '10s', parse: durationWithin(100, HOUR) },
   { key: 'ws.sessionPolicy', default: 'replace', parse: oneOf('replace', 'multi') },
   {
     key: 'limits.maxFrameBytes',
     default: 65536,
-    parse: bytesAtLeast(1024),
+    parse: bytesWithin(KIB, 64 * MIB),
   },
   {
     key: 'limits.maxBufferedBytes',
-    default: 4 * 1024 * 1024,
-    parse: bytesAtLeast(1024),
+    default: 4 * MIB,
+    parse: bytesWithin(KIB, GIB),
   },
   { key: 'limits.maxConnections', default: 100_000, parse: positive },
   { key: 'limits.messagesPerSecond', default: 100, parse: positive },

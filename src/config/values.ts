@@ -49,11 +49,13 @@ const BYTE_UNITS: Record<string, number> = {
   kib: 1024,
   mb: 1_000_000,
   mib: 1024 * 1024,
+  gb: 1_000_000_000,
+  gib: 1024 * 1024 * 1024,
 };
 
 export function parseBytes(name: string, raw: unknown): number {
   const text = String(raw).trim().toLowerCase();
-  const match = /^(\d+)\s*(b|kb|kib|mb|mib)?$/.exec(text);
+  const match = /^(\d+)\s*(b|kb|kib|mb|mib|gb|gib)?$/.exec(text);
   if (!match) {
     throw new PrimError(
       'BAD_PARAMETER',
@@ -62,6 +64,17 @@ export function parseBytes(name: string, raw: unknown): number {
     );
   }
   return Number(match[1]) * BYTE_UNITS[match[2] ?? ''];
+}
+
+export function formatBytes(bytes: number): string {
+  for (const [unit, size] of [
+    ['GiB', 1024 ** 3],
+    ['MiB', 1024 ** 2],
+    ['KiB', 1024],
+  ] as const) {
+    if (bytes >= size && bytes % size === 0) return `${bytes / size}${unit}`;
+  }
+  return `${bytes} bytes`;
 }
 
 // A label of a host name; _ is not in the RFCs, but container platforms
