@@ -135,6 +135,25 @@ test.each([
   expect(() => statSync(path.join(dir, 'prim.yaml'))).toThrow();
 });
 
+test('a refused URL flag is shown without its password', async () => {
+  const redis = await runCli(dir, ['init', '--yes', '--redis-url', 'http://u:hunter2@127.0.0.1:1']);
+  expect(redis.code).toBe(2);
+  expect(redis.stderr).toContain(
+    'error: --redis-url: "http://[Redacted]@127.0.0.1:1" is not allowed; ' +
+      'use a URL starting with redis:// or rediss://',
+  );
+
+  const store = await runCli(dir, ['init', '--yes', '--store-url', 'mongo://u:hunter2@db/prim']);
+  expect(store.code).toBe(2);
+  expect(store.stderr).toContain('error: --store-url: "mongo://[Redacted]@db/prim" is not allowed');
+
+  const bare = await runCli(dir, ['init', '--yes', '--redis-url', 'u:hunter2@127.0.0.1:1']);
+  expect(bare.code).toBe(2);
+  expect(bare.stderr).toContain('error: --redis-url: the value given is not allowed');
+
+  for (const result of [redis, store, bare]) expect(result.stderr).not.toContain('hunter2');
+});
+
 test('usage errors exit with 2 and say what was wrong', async () => {
   const unknownCommand = await runCli(dir, ['frobnicate']);
   expect(unknownCommand.code).toBe(2);

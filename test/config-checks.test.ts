@@ -119,3 +119,35 @@ describe('bounds', () => {
     expect(config.limits.maxBufferedBytes).toBe(1024 ** 3);
   });
 });
+
+describe('URLs in errors', () => {
+  test.each([
+    ['redis:\n  url: "http://user:hunter2@127.0.0.1:6391"\n', 'redis.url: "http://[Redacted]@'],
+    [
+      'store:\n  url: "postgres://user:hunter2@127.0.0.1/prim"\n',
+      'store.url: "postgres://[Redacted]@',
+    ],
+    ['redis:\n  url: "REDIS://:hunter2@127.0.0.1:6391"\n', 'redis.url: "REDIS://[Redacted]@'],
+  ])('%j is refused with its credentials redacted', (yaml, start) => {
+    const message = refusal(yaml + CLUSTER);
+    expect(message.startsWith(start)).toBe(true);
+    expect(message).toContain('is not allowed; use a URL starting with');
+    expect(message).not.toContain('hunter2');
+  });
+
+  test('a value that cannot be read as a URL is not shown when it may hold a password', () => {
+    for (const url of [
+      'user:hunter2@127.0.0.1:6391',
+      'redis:/user:hunter2@127.0.0.1:6391',
+      'redis://user:hunt/er2@127.0.0.1:6391',
+    ]) {
+      const message = refusal(CLUSTER, { PRIM_REDIS_URL: url });
+      expect(message).toMatch(/^PRIM_REDIS_URL: the value given is not allowed; use /);
+      expect(message).not.toContain('hunt');
+    }
+    expect(refusal('', { PRIM_STORE_URL: 'db/prim.db' })).toBe(
+      'PRIM_STORE_URL: "db/prim.db" is not allowed; use a URL starting with sqlite: or ' +
+        'mongodb:// or mongodb+srv://',
+    );
+  });
+});

@@ -91,6 +91,15 @@ function secret(minLength: number) {
   };
 }
 
+// A URL-valued key as its error shows it: never with credentials.
+// redactUrl reads scheme://user:password@host; a value it cannot read so
+// (no scheme, or an unencoded / or @ in the password) still has an @ left,
+// may still hold a password, and is not shown at all.
+function shownUrl(value: string): string {
+  const redacted = redactUrl(value);
+  return redacted.replace('[Redacted]@', '').includes('@') ? 'the value given' : `"${redacted}"`;
+}
+
 // redis:// or rediss:// with a host, and a port if one is given.
 function redisUrl(name: string, raw: unknown): string {
   const value = urlWith('redis://', 'rediss://')(name, raw);
@@ -103,7 +112,7 @@ function redisUrl(name: string, raw: unknown): string {
   if (!parsed?.hostname) {
     throw new PrimError(
       'BAD_PARAMETER',
-      `${name}: "${redactUrl(value)}" is not allowed; use redis://[user:password@]host[:port][/db]`,
+      `${name}: ${shownUrl(value)} is not allowed; use redis://[user:password@]host[:port][/db]`,
     );
   }
   return value;
@@ -128,7 +137,8 @@ function urlWith(...schemes: string[]) {
     if (!schemes.some((scheme) => value.startsWith(scheme))) {
       throw new PrimError(
         'BAD_PARAMETER',
-        `${name}: "${value}" is not allowed; use a URL starting with ` + schemes.join(' or '),
+        `${name}: ${shownUrl(value)} is not allowed; use a URL starting with ` +
+          schemes.join(' or '),
       );
     }
     return value;
