@@ -120,6 +120,45 @@ describe('bounds', () => {
   });
 });
 
+describe('sections', () => {
+  test.each([
+    ['grpc: [1, 2]\n', 'grpc must be a mapping of its keys (host, port, ', 'a list'],
+    ['grpc: "9210"\n', 'grpc must be a mapping of its keys (host, port, ', 'a string'],
+    ['cluster: 15\n', 'cluster must be a mapping of its keys (secret, ttl)', 'a number'],
+  ])('%j is refused, not ignored as unknown', (yaml, start, kind) => {
+    const message = refusal(yaml);
+    expect(message.startsWith(start)).toBe(true);
+    expect(message.endsWith(`), not ${kind}`)).toBe(true);
+  });
+
+  test('every section is checked', () => {
+    for (const section of ['http', 'store', 'redis', 'grpc', 'cluster', 'tokens', 'ws']) {
+      expect(refusal(`${section}: true\n`)).toMatch(
+        new RegExp(`^${section} must be a mapping of its keys \\(.+\\), not a boolean$`),
+      );
+    }
+    expect(refusal('limits: []\n')).toMatch(/^limits must be a mapping .*, not a list$/);
+    expect(refusal('log: info\n')).toBe('log must be a mapping of its keys (level), not a string');
+  });
+
+  test('a string given to a section is not shown: it may be a URL with a password', () => {
+    const message = refusal('redis: "redis://user:hunter2@127.0.0.1:6391"\n');
+    expect(message).toBe(
+      'redis must be a mapping of its keys (url, prefix, mode, nodes, sentinelName), ' +
+        'not a string',
+    );
+  });
+
+  test('a key given a mapping is refused', () => {
+    expect(refusal('http:\n  port:\n    value: 9100\n')).toBe(
+      'http.port must be a single value, not a mapping',
+    );
+    expect(refusal('dataDir:\n  path: ./data\n')).toBe(
+      'dataDir must be a single value, not a mapping',
+    );
+  });
+});
+
 describe('URLs in errors', () => {
   test.each([
     ['redis:\n  url: "http://user:hunter2@127.0.0.1:6391"\n', 'redis.url: "http://[Redacted]@'],

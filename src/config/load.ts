@@ -42,6 +42,7 @@ export function loadConfig(options: LoadOptions = {}): LoadedConfig {
     throw new PrimError('BAD_PARAMETER', `config file ${file} does not exist`);
   }
 
+  checkShapes(raw);
   const flat = flatten(raw);
   const known = new Set(KEYS.map((spec) => spec.key));
   for (const key of Object.keys(flat)) {
@@ -123,6 +124,48 @@ function readYaml(file: string): Record<string, unknown> {
     throw new PrimError('BAD_PARAMETER', `${file} must hold a mapping of keys`);
   }
   return parsed as Record<string, unknown>;
+}
+
+// What a YAML value is, for a message that must not show it (a section
+// given a string may hold a URL with a password, or the cluster secret).
+function kindOf(value: unknown): string {
+  if (Array.isArray(value)) return 'a list';
+  if (typeof value === 'object') return 'a mapping';
+  return `a ${typeof value}`;
+}
+
+// A section (grpc, http, …) holds keys, and a key holds one value or a
+// list. Given otherwise, the keys would be read as unknown and ignored,
+// and the node would start on the defaults the file meant to change.
+function checkShapes(raw: Record<string, unknown>): void {
+  const sections = new Map<string, string[]>();
+  for (const { key } of KEYS) {
+    const [section, rest] = key.split('.');
+    if (rest === undefined) {
+      checkSingleValue(key, raw[key]);
+    } else {
+      sections.set(section, [...(sections.get(section) ?? []), rest]);
+    }
+  }
+
+  for (const [section, keys] of sections) {
+    const value = raw[section];
+    if (value === undefined || value === null) continue;
+    if (typeof value !== 'object' || Array.isArray(value)) {
+      throw new PrimError(
+        'BAD_PARAMETER',
+        `${section} must be a mapping of its keys (${keys.join(', ')}), not ${kindOf(value)}`,
+      );
+    }
+    const given = value as Record<string, unknown>;
+    for (const key of keys) checkSingleValue(`${section}.${key}`, given[key]);
+  }
+}
+
+function checkSingleValue(key: string, value: unknown): void {
+  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+    throw new PrimError('BAD_PARAMETER', `${key} must be a single value, not a mapping`);
+  }
 }
 
 // A nested mapping becomes dotted keys; lists and scalars are leaves.
