@@ -1,4 +1,6 @@
-// What the config check refuses before a node starts, and how it says so.
+// What the config check refuses before a node starts, and how it says so:
+// hosts, bounds on durations and sizes, the shape of sections, ports that
+// collide, and URLs echoed without their credentials.
 import { rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
@@ -156,6 +158,23 @@ describe('sections', () => {
     expect(refusal('dataDir:\n  path: ./data\n')).toBe(
       'dataDir must be a single value, not a mapping',
     );
+  });
+});
+
+describe('ports', () => {
+  test('in cluster mode grpc.port and http.port must differ', () => {
+    const yaml = `${CLUSTER}redis:\n  url: redis://127.0.0.1:1\nhttp:\n  port: 8210\n`;
+    expect(refusal(`${yaml}grpc:\n  port: 8210\n`)).toBe(
+      'grpc.port and http.port are both 8210: in cluster mode the peer link and HTTP ' +
+        'each need a port of their own; change one of them',
+    );
+    expect(refusal(yaml, { PRIM_GRPC_PORT: '8210' })).toMatch(/^grpc\.port and http\.port/);
+  });
+
+  test('the same port is fine for a single node, and port 0 twice picks two', () => {
+    expect(load('http:\n  port: 8210\ngrpc:\n  port: 8210\n').config.grpc.port).toBe(8210);
+    const both = `${CLUSTER}redis:\n  url: redis://127.0.0.1:1\nhttp:\n  port: 0\ngrpc:\n  port: 0\n`;
+    expect(load(both).config.grpc.port).toBe(0);
   });
 });
 

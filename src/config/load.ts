@@ -233,6 +233,17 @@ function validateTogether(config: Config): void {
         'the address to dial this one at, like 10.0.0.5:9001',
     );
   }
+  // Both listen, and the second to bind would fail with a message about
+  // its own port that hides why. Two hosts of one machine could share a
+  // port, but not with 0.0.0.0 on either side; a port each is simplest.
+  const { port } = config.grpc;
+  if (config.redis.url && port !== 0 && port === config.http.port) {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `grpc.port and http.port are both ${port}: in cluster mode the peer link and ` +
+        'HTTP each need a port of their own; change one of them',
+    );
+  }
   if (config.redis.mode !== 'standalone' && config.redis.nodes.length === 0) {
     throw new PrimError(
       'BAD_PARAMETER',
