@@ -5,6 +5,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, expect, test } from 'vitest';
 import { freePort, onlyJson, runCli } from './helpers/cli.js';
 import { startTestNode, stopTestNodes, tempDir } from './helpers/node.js';
+import { envWithoutPrim, killProcesses, WatchedProcess } from './helpers/process.js';
 
 const dirs: string[] = [];
 const servers: Server[] = [];
@@ -34,6 +35,16 @@ function pidFile(dir: string): string {
   return path.join(dir, '.prim', 'prim.pid');
 }
 
+class FakeStart extends WatchedProcess {
+  get pid(): number {
+    return this.child.pid!;
+  }
+}
+
+function startLock(dir: string): string {
+  return path.join(dir, '.prim', 'prim.start.lock');
+}
+
 // Whatever a failed test left running in its folders is killed.
 afterEach(async () => {
   for (const dir of dirs.splice(0)) {
@@ -47,6 +58,7 @@ afterEach(async () => {
   }
   await Promise.all(servers.splice(0).map((server) => new Promise((done) => server.close(done))));
   await stopTestNodes();
+  await killProcesses();
 });
 
 async function daemonFolder(port?: number): Promise<{ dir: string; port: number }> {
@@ -93,7 +105,9 @@ test('start returns once a background node is ready, with its pid file and log',
 
   const human = await prim(dir, 'start');
   expect(human.code).toBe(1);
-  expect(human.stderr).toContain(`error: already running (pid ${pid})`);
+  expect(human.stderr).toContain(
+    `error: a node is already running here (pid ${pid}); see prim status`,
+  );
   expect(human.stderr).not.toContain(key);
 });
 
@@ -288,4 +302,59 @@ test('a node not ready within --timeout is stopped, and start exits 1', async ()
   )!;
   expect(gone(Number(pid))).toBe(true);
   expect(existsSync(pidFile(dir))).toBe(false);
+});
+
+test('of two starts at once one runs the node, the other says so, and status finds it', async () => {
+  const { dir, port } = await daemonFolder();
+
+  const [a, b] = await Promise.all([prim(dir, 'start', '--json'), prim(dir, 'start', '--json')]);
+
+  const [won, lost] = a.code === 0 ? [a, b] : [b, a];
+  expect(won.code).toBe(0);
+  expect(lost.code).toBe(1);
+  expect(onlyJson(lost).error.message).toMatch(
+    /^a node is already (starting here \(prim start, pid \d+\)|running here \(pid \d+\))/,
+  );
+  const { pid } = onlyJson(won);
+  const status = await prim(dir, 'status', '--json');
+  expect(status.code).toBe(0);
+  expect(onlyJson(status)).toMatchObject({ running: true, pid, url: `http://127.0.0.1:${port}` });
+  expect(existsSync(startLock(dir))).toBe(false);
+
+  const stop = await prim(dir, 'stop', '--json');
+  expect(onlyJson(stop)).toMatchObject({ stopped: true, pid });
+});
+
+test('a start while another is under way is refused with the pid of that start', async () => {
+  const { dir } = await daemonFolder();
+  // A process whose command line is that of a `prim start`, which is how
+  // the holder of the start lock is known.
+  const fake = path.join(dir, 'prim');
+  writeFileSync(fake, 'setInterval(() => {}, 1000);\n');
+  const holderPid = new FakeStart([fake, 'start'], dir, envWithoutPrim()).pid;
+  mkdirSync(path.join(dir, '.prim'));
+  writeFileSync(startLock(dir), `${holderPid}\n`);
+
+  const result = await prim(dir, 'start');
+
+  expect(result.code).toBe(1);
+  expect(result.stderr).toContain(
+    `error: a node is already starting here (prim start, pid ${holderPid}); ` +
+      'once it is up, see prim status',
+  );
+  expect(existsSync(pidFile(dir))).toBe(false);
+  expect(readFileSync(startLock(dir), 'utf8')).toBe(`${holderPid}\n`);
+});
+
+test('a start lock left by a start that is gone does not stop the next start', async () => {
+  const { dir } = await daemonFolder();
+  mkdirSync(path.join(dir, '.prim'));
+  // This test's own process: alive, and no prim start.
+  writeFileSync(startLock(dir), `${process.pid}\n`);
+
+  const result = await prim(dir, 'start', '--json');
+
+  expect(result.code).toBe(0);
+  expect(existsSync(startLock(dir))).toBe(false);
+  expect(readFileSync(pidFile(dir), 'utf8').split('\n')[0]).toBe(String(onlyJson(result).pid));
 });

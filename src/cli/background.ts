@@ -27,10 +27,16 @@ export const KILL_GRACE_MS = 5000;
 const LOG_TAIL_LINES = 20;
 const LOG_TAIL_BYTES = 64 * 1024;
 
-export function daemonFiles(config: Config): { pidFile: string; logFile: string } {
+export function daemonFiles(config: Config): {
+  pidFile: string;
+  logFile: string;
+  startLock: string;
+} {
   return {
     pidFile: path.join(config.dataDir, 'prim.pid'),
     logFile: path.join(config.dataDir, 'prim.log'),
+    // Held by a `prim start` until its node is ready or has failed.
+    startLock: path.join(config.dataDir, 'prim.start.lock'),
   };
 }
 
@@ -70,8 +76,9 @@ export function urlInPidFile(file: string): string | undefined {
 // A pid file outlives a node that was killed, and its pid may since belong
 // to an unrelated process, which must never be signalled. On Linux /proc
 // tells what runs under the pid; a zombie (exited, not yet reaped by its
-// new parent) has an empty command line and counts as gone.
-function isPrimNode(pid: number): boolean {
+// new parent) has an empty command line and counts as gone. `command` is
+// the prim command it runs: serve for a node, start for a start under way.
+export function isPrimProcess(pid: number, command = 'serve'): boolean {
   try {
     process.kill(pid, 0);
   } catch (err) {
@@ -86,12 +93,12 @@ function isPrimNode(pid: number): boolean {
     return process.platform !== 'linux';
   }
   const args = cmdline.split('\0');
-  return args.includes('serve') && args.some((arg) => path.basename(arg) === 'prim');
+  return args.includes(command) && args.some((arg) => path.basename(arg) === 'prim');
 }
 
 export function livePid(pidFile: string): number | undefined {
   const pid = pidInFile(pidFile);
-  return pid !== undefined && isPrimNode(pid) ? pid : undefined;
+  return pid !== undefined && isPrimProcess(pid) ? pid : undefined;
 }
 
 // Only while the file still names this pid: a second `prim start` racing
@@ -102,7 +109,7 @@ export function removePidFile(pidFile: string, pid: number): void {
 
 async function untilGone(pid: number, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
-  while (isPrimNode(pid)) {
+  while (isPrimProcess(pid)) {
     const left = deadline - Date.now();
     if (left <= 0) return false;
     await delay(Math.min(POLL_MS, left));

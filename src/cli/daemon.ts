@@ -25,6 +25,7 @@ import { cliConfig, examples, flagValue, globalsOf, withJson } from './context.j
 import { UsageError } from './failure.js';
 import { elapsed, fields, type Output } from './output.js';
 import { nodeUrl } from './rest.js';
+import { takeStartLock } from './start-lock.js';
 
 const POLL_MS = 100;
 const PROBE_TIMEOUT_MS = 1000;
@@ -92,11 +93,32 @@ async function start(flags: { timeout: string }, command: Command, out: Output):
     );
   }
   const url = nodeUrl(config);
-  const { pidFile, logFile } = daemonFiles(config);
+  const { startLock } = daemonFiles(config);
 
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const lock = takeStartLock(startLock);
+  try {
+    await startAlone(config, command, out, { url, timeoutMs });
+  } finally {
+    lock.release();
+  }
+}
+
+// The part of start that holds the start lock: no other start runs it at
+// the same time, so the pid file and the generated admin key are its own.
+async function startAlone(
+  config: Config,
+  command: Command,
+  out: Output,
+  { url, timeoutMs }: { url: string; timeoutMs: number },
+): Promise<void> {
+  const { pidFile, logFile } = daemonFiles(config);
   const running = livePid(pidFile);
   if (running !== undefined) {
-    throw new PrimError('OPERATION_FAILED', `already running (pid ${running}); see prim status`);
+    throw new PrimError(
+      'OPERATION_FAILED',
+      `a node is already running here (pid ${running}); see prim status`,
+    );
   }
   // Another node on the port would answer /readyz for ours, which then
   // fails to listen: start would report a node that is not running.
@@ -108,7 +130,6 @@ async function start(flags: { timeout: string }, command: Command, out: Output):
     );
   }
 
-  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   // Resolved here, not by the node, so that a generated key is shown to
   // whoever ran start and never lands in the log.
   const adminKey = resolveAdminKey(config.adminKey, config.dataDir);
