@@ -50,7 +50,8 @@ afterEach(async () => {
   for (const dir of dirs.splice(0)) {
     const file = pidFile(dir);
     const pid = existsSync(file) ? Number(readFileSync(file, 'utf8').split('\n')[0]) : NaN;
-    if (Number.isInteger(pid) && !gone(pid)) {
+    // Some tests write this process's own pid as one that is no prim node.
+    if (Number.isInteger(pid) && pid !== process.pid && !gone(pid)) {
       process.kill(pid, 'SIGKILL');
       await untilGone(pid);
     }
@@ -357,4 +358,21 @@ test('a start lock left by a start that is gone does not stop the next start', a
   expect(result.code).toBe(0);
   expect(existsSync(startLock(dir))).toBe(false);
   expect(readFileSync(pidFile(dir), 'utf8').split('\n')[0]).toBe(String(onlyJson(result).pid));
+});
+
+test("status of a stopped node shows the config's URL, not a stale pid file's", async () => {
+  const { dir, port } = await daemonFolder();
+  const [gonePort, envPort] = [await freePort(), await freePort()];
+  mkdirSync(path.join(dir, '.prim'));
+  // Left by a node that was killed: this test's pid is no prim node.
+  writeFileSync(pidFile(dir), `${process.pid}\nhttp://127.0.0.1:${gonePort}\n`);
+
+  const fromConfig = await prim(dir, 'status', '--json');
+  expect(fromConfig.code).toBe(1);
+  expect(onlyJson(fromConfig)).toMatchObject({ running: false, url: `http://127.0.0.1:${port}` });
+
+  const fromEnv = await runCli(dir, ['status', '--json'], { PRIM_HTTP_PORT: String(envPort) });
+  expect(fromEnv.code).toBe(1);
+  expect(onlyJson(fromEnv)).toMatchObject({ running: false, url: `http://127.0.0.1:${envPort}` });
+  expect(fromEnv.stderr).toContain('names no live prim node');
 });

@@ -214,15 +214,18 @@ function adminKeyOf(config: Config): string {
 async function status(command: Command, out: Output): Promise<void> {
   const { config } = cliConfig(command, out);
   const { pidFile, logFile } = daemonFiles(config);
-  const url = urlInPidFile(pidFile) ?? nodeUrl(config);
 
   const pid = livePid(pidFile);
   if (pid === undefined) {
+    // Not the pid file's URL: the node it names is gone, and the config
+    // may have moved since. Where a start of this config would listen.
+    const url = config.http.port === 0 ? null : nodeUrl(config);
     out.result({ running: false, pid: null, url, logFile }, () => []);
     const why = existsSync(pidFile) ? `${pidFile} names no live prim node` : `no ${pidFile}`;
     throw new PrimError('OPERATION_FAILED', `not running (${why}); start it with \`prim start\``);
   }
 
+  const url = urlInPidFile(pidFile) ?? nodeUrl(config);
   // A node still starting, or one given another key, has no state to
   // show; that it runs is still the answer.
   let state: NodeState | undefined;
