@@ -349,3 +349,20 @@ test('a node that hung while another took its nodeId over stops itself when it r
   });
   await carol.next('msg');
 });
+
+test('a hung node stopped before it finds out it was replaced leaves the new one’s record', async () => {
+  const cluster = await startCluster(['n1'], { env: { PRIM_CLUSTER_TTL: '30s' } });
+  const old = await cluster.spawnNode('n2');
+  old.process.signal('SIGSTOP');
+  const fresh = await cluster.addNode('n2');
+
+  // SIGTERM is handled first when the process resumes.
+  old.process.signal('SIGTERM');
+  old.process.signal('SIGCONT');
+  await old.process.exited;
+
+  const redis = cluster.redis.client();
+  await redis.connect();
+  const record = JSON.parse((await redis.get(`${fresh.context.config.redis.prefix}node:n2`))!);
+  expect(record.instance).toBe(fresh.context.cluster!.stateReply().instance);
+});

@@ -271,6 +271,10 @@ export class ClusterNode {
       // A replaced node's record and published set are the other's now; its
       // own sessions took their presence back as they closed. Without Redis
       // they expire with the TTL: not waited for at each command's timeout.
+      // A record of another instance means this one was replaced, and has
+      // not found out yet (stopped before its next look).
+      const current = this.health.up && (await this.directory.get(this.options.nodeId));
+      if (current) this.replaced ||= current.instance !== this.instance;
       if (!this.replaced && this.health.up) {
         await Promise.all([
           this.presence.withdrawAll(),
