@@ -21,9 +21,13 @@ const REDACT = [
 
 // Tokens in query strings and credentials in URLs (mongodb://user:pass@…).
 export function redactUrl(url: string): string {
-  return url
-    .replace(/([?&](?:token|authCode)=)[^&#]*/gi, '$1[Redacted]')
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^/@]*@/i, '$1[Redacted]@');
+  return (
+    url
+      .replace(/([?&](?:token|authCode)=)[^&#]*/gi, '$1[Redacted]')
+      // Up to the last "@" before the query: a password may hold an "@" or a
+      // "/" that was not percent-encoded.
+      .replace(/^([a-z][a-z0-9+.-]*:\/\/)[^?#]*@/i, '$1[Redacted]@')
+  );
 }
 
 export interface LoggerOptions {
