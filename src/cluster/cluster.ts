@@ -3,15 +3,14 @@
 // started and stopped in order. The node is a cluster node iff redis.url
 // is set.
 import { randomBytes } from 'node:crypto';
-import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Config } from '../config/schema.js';
-import { PrimError } from '../errors.js';
 import type { Session } from '../gateway/session.js';
 import type { SessionRegistry } from '../gateway/sessions.js';
 import type { Logger } from '../log.js';
 import { VERSION } from '../version.js';
 import { NodeDirectory, type NodeRecord } from './directory.js';
 import { RedisHealth } from './health.js';
+import { advertised, checkPeerLinks, claimNodeId, grpcFailure } from './joining.js';
 import { Keys } from './keys.js';
 import { startPeerServer, type PeerServer } from './peer-server.js';
 import { PeerPool } from './peers.js';
@@ -43,16 +42,6 @@ class Replaced extends Error {
   constructor(readonly by: string) {
     super(`another process with this nodeId runs at ${by}`);
   }
-}
-
-// What other nodes dial: grpc.advertise, else grpc.host and grpc.port; a
-// port 0 in either (any free port) is the one bound.
-function advertised(config: Config, boundPort: number): string {
-  const { advertise, host, port } = config.grpc;
-  const given = advertise ?? `${host.includes(':') ? `[${host}]` : host}:${port}`;
-  const at = given.lastIndexOf(':');
-  const free = port === 0 || Number(given.slice(at + 1)) === 0;
-  return free ? `${given.slice(0, at)}:${boundPort}` : given;
 }
 
 export class ClusterNode {
@@ -126,8 +115,8 @@ export class ClusterNode {
         });
       const health = new RedisHealth(probe, () => void probe().catch(cluster!.onRefreshError), log);
       cluster = new ClusterNode(options, redis, directory, presence, peers, server, health, log);
-      await cluster.checkPeerLinks();
-      await cluster.claimNodeId();
+      await checkPeerLinks(peers, directory, cluster.record());
+      await claimNodeId(peers, directory, cluster.record());
       // Sessions of an earlier process with this node id are gone.
       await presence.withdrawAll();
       registry.observe(cluster.observer());
@@ -140,57 +129,6 @@ export class ClusterNode {
       redis.disconnect();
       throw grpcFailure(err, config);
     }
-  }
-
-  // A node that peers cannot call, or whose calls they refuse, would be
-  // ready and listed while every message across it went undelivered: its
-  // address must reach itself, and its secret must be the other nodes'.
-  private async checkPeerLinks(): Promise<void> {
-    const self = await this.peers.state(this.address).catch((err: ServiceError) => err);
-    if (!('instance' in self) || self.instance !== this.instance) {
-      const answer = 'instance' in self ? `node "${self.nodeId}" answers there` : self.details;
-      throw new PrimError(
-        'OPERATION_FAILED',
-        `grpc.advertise ${this.address} does not reach this node (${answer}); ` +
-          'set it to an address of this node that the other nodes can dial',
-      );
-    }
-    const others = (await this.directory.list()).filter(
-      (node) => node.nodeId !== this.options.nodeId,
-    );
-    for (const node of others) {
-      const refused = await this.peers.state(node.address).then(
-        () => false,
-        (err: ServiceError) => err.code === status.UNAUTHENTICATED,
-      );
-      if (refused) {
-        throw new PrimError(
-          'OPERATION_FAILED',
-          `node "${node.nodeId}" (${node.address}) refuses this node's cluster.secret; ` +
-            'every node needs the same one',
-        );
-      }
-    }
-  }
-
-  // Two live processes with one node id would take each other's sessions
-  // and record. The record is written only where none is (SET NX, after the
-  // peer server is up, so that it answers at once); a record already there
-  // whose node answers as itself belongs to a twin, and this start fails.
-  // One that does not answer was left by an earlier process: taken over.
-  private async claimNodeId(): Promise<void> {
-    const { nodeId } = this.options;
-    const existing = await this.directory.claim(this.record());
-    if (!existing) return;
-    const answer = await this.peers.state(existing.address).catch(() => undefined);
-    if (answer?.nodeId === nodeId && answer.instance === existing.instance) {
-      throw new PrimError(
-        'OPERATION_FAILED',
-        `nodeId "${nodeId}" is in use by a running node (gRPC ${existing.address}); ` +
-          'give each node its own nodeId (or PRIM_NODE_ID)',
-      );
-    }
-    await this.directory.register(this.record());
   }
 
   // Registers the node once it serves `http` (host:port), and keeps the
@@ -375,26 +313,4 @@ export class ClusterNode {
     const live = await this.directory.list();
     this.peers.retain(new Set(live.map((node) => node.address)));
   }
-}
-
-// grpc-js reports a failed bind as "No address added out of total 1
-// resolved errors: [listen …]"; said here in the settings' words.
-function grpcFailure(err: unknown, config: Config): unknown {
-  const message = (err as Error | undefined)?.message ?? '';
-  const { host, port } = config.grpc;
-  if (/address already in use|EADDRINUSE/i.test(message)) {
-    return new PrimError(
-      'OPERATION_FAILED',
-      `grpc.port ${port} is in use (${host}:${port}); ` +
-        'stop what listens there or change grpc.port (or PRIM_GRPC_PORT)',
-    );
-  }
-  if (/EADDRNOTAVAIL|Name resolution failed|ENOTFOUND/i.test(message)) {
-    return new PrimError(
-      'OPERATION_FAILED',
-      `cannot listen on grpc.host ${host}: it is not an address of this machine; ` +
-        'use one of its addresses, or 0.0.0.0 with grpc.advertise (or PRIM_GRPC_HOST)',
-    );
-  }
-  return err;
 }
