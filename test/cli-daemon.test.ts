@@ -222,6 +222,21 @@ test('a pid file of a process that is no prim node is stale and not signalled', 
   expect(existsSync(pidFile(dir))).toBe(false);
 });
 
+test('a pid file that names another folder’s node is stale, and that node is left alone', async () => {
+  const { dir: other, pid } = await started();
+  const { dir } = await daemonFolder();
+  mkdirSync(path.join(dir, '.prim'));
+  writeFileSync(pidFile(dir), readFileSync(pidFile(other)));
+
+  const stop = await prim(dir, 'stop', '--json');
+  expect(stop.code).toBe(0);
+  expect(onlyJson(stop)).toEqual({ stopped: false, pid: null });
+
+  const status = await prim(other, 'status', '--json');
+  expect(status.code).toBe(0);
+  expect(onlyJson(status)).toMatchObject({ running: true, pid });
+});
+
 test('stop that runs out of time kills the node with SIGKILL and exits 1', async () => {
   const { dir, pid } = await started();
   // A stopped process holds SIGTERM until it continues; SIGKILL ends it.

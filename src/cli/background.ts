@@ -6,7 +6,9 @@ import {
   fstatSync,
   openSync,
   readFileSync,
+  readlinkSync,
   readSync,
+  realpathSync,
   rmSync,
   writeFileSync,
 } from 'node:fs';
@@ -96,9 +98,21 @@ export function isPrimProcess(pid: number, command = 'serve'): boolean {
   return args.includes(command) && args.some((arg) => path.basename(arg) === 'prim');
 }
 
-export function livePid(pidFile: string): number | undefined {
-  const pid = pidInFile(pidFile);
-  return pid !== undefined && isPrimProcess(pid) ? pid : undefined;
+// The node of this data folder: a prim node whose output goes to the
+// folder's log. Another node's pid (a pid file copied from its folder, or
+// a pid it was given after this folder's node died) is not signalled.
+export function livePid(files: { pidFile: string; logFile: string }): number | undefined {
+  const pid = pidInFile(files.pidFile);
+  return pid !== undefined && isPrimProcess(pid) && writesTo(pid, files.logFile) ? pid : undefined;
+}
+
+function writesTo(pid: number, logFile: string): boolean {
+  try {
+    return readlinkSync(`/proc/${pid}/fd/1`) === realpathSync(logFile);
+  } catch {
+    // Elsewhere there is no /proc, and a prim node is all that is known.
+    return process.platform !== 'linux';
+  }
 }
 
 // Only while the file still names this pid: a second `prim start` racing

@@ -113,7 +113,7 @@ async function startAlone(
   { url, timeoutMs }: { url: string; timeoutMs: number },
 ): Promise<void> {
   const { pidFile, logFile } = daemonFiles(config);
-  const running = livePid(pidFile);
+  const running = livePid({ pidFile, logFile });
   if (running !== undefined) {
     throw new PrimError(
       'OPERATION_FAILED',
@@ -171,9 +171,10 @@ async function stop(flags: { timeout?: string }, command: Command, out: Output):
     flags.timeout === undefined
       ? config.shutdownTimeout + STOP_MARGIN_MS
       : timeoutFlag(flags.timeout);
-  const { pidFile } = daemonFiles(config);
+  const files = daemonFiles(config);
+  const { pidFile } = files;
 
-  const pid = livePid(pidFile);
+  const pid = livePid(files);
   if (pid === undefined) {
     const stale = existsSync(pidFile);
     rmSync(pidFile, { force: true });
@@ -215,7 +216,7 @@ async function status(command: Command, out: Output): Promise<void> {
   const { config } = cliConfig(command, out);
   const { pidFile, logFile } = daemonFiles(config);
 
-  const pid = livePid(pidFile);
+  const pid = livePid({ pidFile, logFile });
   if (pid === undefined) {
     // Not the pid file's URL: the node it names is gone, and the config
     // may have moved since. Where a start of this config would listen.

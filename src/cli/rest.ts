@@ -26,8 +26,8 @@ export function nodeUrl(config: Config): string {
 // dataDir where it listens (it may have been started with PRIM_HTTP_PORT),
 // else where the config says.
 export function runningNodeUrl(config: Config): string {
-  const { pidFile } = daemonFiles(config);
-  return (livePid(pidFile) !== undefined && urlInPidFile(pidFile)) || nodeUrl(config);
+  const files = daemonFiles(config);
+  return (livePid(files) !== undefined && urlInPidFile(files.pidFile)) || nodeUrl(config);
 }
 
 // The node of this config, called with one tenant's credentials.
