@@ -37,6 +37,7 @@ async function peer(
         connections: 0,
         tenantsOnline: 0,
         instance: 'test',
+        http: '127.0.0.1:1',
       }),
       maxMessageBytes: 1024 * 1024,
       logger: log,

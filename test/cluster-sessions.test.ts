@@ -233,6 +233,7 @@ test('system/state as admin lists every live node sorted by nodeId, with its own
       expect.objectContaining({
         nodeId: `n${i + 1}`,
         address: expect.stringMatching(/^127\.0\.0\.1:\d+$/),
+        http: node.url.replace('http://', ''),
         state: 'ready',
         startedAt: node.context.startedAt,
         uptimeMs: expect.any(Number),

@@ -195,6 +195,7 @@ export class ClusterNode {
       connections: registry.size,
       tenantsOnline: registry.tenantNames().length,
       instance: this.instance,
+      http: this.http,
     };
   }
 

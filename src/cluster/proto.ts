@@ -58,6 +58,7 @@ export interface NodeStateReply {
   connections: number;
   tenantsOnline: number;
   instance: string;
+  http: string;
 }
 
 let peerService: ServiceClientConstructor | undefined;
