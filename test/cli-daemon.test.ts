@@ -341,6 +341,33 @@ test('of two starts at once one runs the node, the other says so, and status fin
   expect(onlyJson(stop)).toMatchObject({ stopped: true, pid });
 });
 
+test('of two starts on one port from two folders, the one whose node lost exits 1', async () => {
+  const first = await daemonFolder();
+  const second = await daemonFolder(first.port);
+
+  const [a, b] = await Promise.all([
+    prim(first.dir, 'start', '--json'),
+    prim(second.dir, 'start', '--json'),
+  ]);
+
+  const [won, lost] = a.code === 0 ? [a, b] : [b, a];
+  const [wonDir, lostDir] = a.code === 0 ? [first.dir, second.dir] : [second.dir, first.dir];
+  expect([won.code, lost.code]).toEqual([0, 1]);
+  expect(readFileSync(pidFile(wonDir), 'utf8').split('\n')[0]).toBe(String(onlyJson(won).pid));
+  expect(existsSync(pidFile(lostDir))).toBe(false);
+  // The start may find the other node answering already, or spawn its
+  // own, which then fails to listen; either way it says why.
+  expect(onlyJson(lost).error.message).toMatch(
+    new RegExp(
+      `^(a node already answers at http://127\\.0\\.0\\.1:${first.port}|` +
+        'the node \\(pid \\d+\\) exited with code 1 before it was ready)',
+    ),
+  );
+  if (!onlyJson(lost).error.message.startsWith('a node already answers')) {
+    expect(lost.stderr).toContain(`  error: http.port ${first.port} is in use`);
+  }
+});
+
 test('a start while another is under way is refused with the pid of that start', async () => {
   const { dir } = await daemonFolder();
   // A process whose command line is that of a `prim start`, which is how

@@ -28,6 +28,9 @@ export const KILL_GRACE_MS = 5000;
 // Enough of the log to show why a start failed.
 const LOG_TAIL_LINES = 20;
 const LOG_TAIL_BYTES = 64 * 1024;
+// Enough of the start of a node's log to find the line it writes once it
+// listens: only a few lines come before it.
+const LOG_HEAD_BYTES = 256 * 1024;
 
 export function daemonFiles(config: Config): {
   pidFile: string;
@@ -181,6 +184,22 @@ export function endOf(child: ChildProcess): Promise<string> {
     );
     child.once('error', (err) => resolve(`could not be started (${err.message})`));
   });
+}
+
+// Whether a line written to the log since `from` matches `pattern`.
+export function logHasLine(logFile: string, from: number, pattern: RegExp): boolean {
+  const fd = openSync(logFile, 'r');
+  try {
+    const buffer = Buffer.alloc(Math.min(LOG_HEAD_BYTES, Math.max(0, fstatSync(fd).size - from)));
+    const read = readSync(fd, buffer, 0, buffer.length, from);
+    return buffer
+      .subarray(0, read)
+      .toString('utf8')
+      .split('\n')
+      .some((line) => pattern.test(line));
+  } finally {
+    closeSync(fd);
+  }
 }
 
 // The last lines written to the log since `from`: why the start failed.

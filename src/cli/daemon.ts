@@ -14,6 +14,7 @@ import {
   endOf,
   KILL_GRACE_MS,
   livePid,
+  logHasLine,
   logTail,
   removePidFile,
   spawnNode,
@@ -25,6 +26,7 @@ import { cliConfig, examples, flagValue, globalsOf, withJson } from './context.j
 import { UsageError } from './failure.js';
 import { elapsed, fields, type Output } from './output.js';
 import { nodeUrl } from './rest.js';
+import { SERVING_LINE } from './serve.js';
 import { takeStartLock } from './start-lock.js';
 
 const POLL_MS = 100;
@@ -59,18 +61,22 @@ async function probe(url: string): Promise<number | undefined> {
   }
 }
 
-// Whichever comes first: /readyz answers 200, the child ends, time is up.
+// Whichever comes first: the child listens and /readyz answers 200, the
+// child ends, time is up. /readyz alone is not enough: a node of another
+// folder, started on the same port at the same time, answers it while the
+// child fails to listen; `listening` tells whether the child itself does.
 async function untilReady(
   url: string,
-  ended: Promise<string>,
+  child: { ended: Promise<string>; listening: () => boolean },
   timeoutMs: number,
 ): Promise<'ready' | 'timeout' | { ended: string }> {
+  const { ended, listening } = child;
   let how: string | undefined;
   void ended.then((text) => (how = text));
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (how !== undefined) return { ended: how };
-    if ((await probe(url)) === 200) return 'ready';
+    if (listening() && (await probe(url)) === 200) return 'ready';
     if (Date.now() >= deadline) return 'timeout';
     await Promise.race([delay(POLL_MS), ended]);
   }
@@ -143,7 +149,8 @@ async function startAlone(
   if (pid === undefined) throw new PrimError('OPERATION_FAILED', `the node ${await ended}`);
   writePidFile(pidFile, pid, url);
 
-  const outcome = await untilReady(url, ended, timeoutMs);
+  const listening = () => logHasLine(logFile, logFrom, SERVING_LINE);
+  const outcome = await untilReady(url, { ended, listening }, timeoutMs);
   if (outcome === 'ready') {
     out.result({ pid, url, logFile }, () => `prim started: pid ${pid}, ${url}, log ${logFile}`);
     return;

@@ -11,6 +11,11 @@ import type { Output } from './output.js';
 
 const SIGNALS = ['SIGTERM', 'SIGINT'] as const;
 
+// The line a node writes once it listens. `prim start` looks for it in the
+// log of the node it spawned: another node on the same port answers
+// /readyz as well, and only this line says that its own node listens.
+export const SERVING_LINE = /^prim \S+ serving /;
+
 // Listening failures in words that name the setting to change.
 function startFailure(err: unknown, config: Config): unknown {
   const code = (err as { code?: unknown } | null)?.code;
