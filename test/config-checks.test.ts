@@ -159,6 +159,24 @@ describe('sections', () => {
       'dataDir must be a single value, not a mapping',
     );
   });
+
+  test.each([
+    ['http:\n  port: [8410]\n', 'http.port'],
+    ['grpc:\n  port: [9410]\n', 'grpc.port'],
+    ['redis:\n  url: ["redis://user:hunter2@127.0.0.1:6391"]\n', 'redis.url'],
+    ['cluster:\n  ttl: [15s]\n', 'cluster.ttl'],
+    ['store:\n  url: ["sqlite:./other.db"]\n', 'store.url'],
+    ['ws:\n  sessionPolicy: [replace]\n', 'ws.sessionPolicy'],
+    ['nodeId: [node-a]\n', 'nodeId'],
+  ])('a one-item list for a single value (%j) is refused', (yaml, key) => {
+    expect(refusal(yaml)).toBe(`${key} must be a single value, not a list`);
+  });
+
+  test('keys that hold lists still take them', () => {
+    const { config } = load('platforms: [web]\nredis:\n  nodes: ["10.0.0.5:6379"]\n');
+    expect(config.platforms).toEqual(['web']);
+    expect(config.redis.nodes).toEqual(['10.0.0.5:6379']);
+  });
 });
 
 describe('ports', () => {

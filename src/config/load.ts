@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { PrimError } from '../errors.js';
-import { envName, KEYS, type Config } from './schema.js';
+import { envName, KEYS, type Config, type KeySpec } from './schema.js';
 import { formatDuration } from './values.js';
 
 export interface LoadedConfig {
@@ -134,38 +134,42 @@ function kindOf(value: unknown): string {
   return `a ${typeof value}`;
 }
 
-// A section (grpc, http, …) holds keys, and a key holds one value or a
-// list. Given otherwise, the keys would be read as unknown and ignored,
-// and the node would start on the defaults the file meant to change.
+// A section (grpc, http, …) holds keys, and a key holds one value, or a
+// list where it takes one. Given otherwise, the keys would be read as
+// unknown and ignored, and the node would start on the defaults the file
+// meant to change; a one-item list would be read as its item.
 function checkShapes(raw: Record<string, unknown>): void {
-  const sections = new Map<string, string[]>();
-  for (const { key } of KEYS) {
-    const [section, rest] = key.split('.');
+  const sections = new Map<string, KeySpec[]>();
+  for (const spec of KEYS) {
+    const [section, rest] = spec.key.split('.');
     if (rest === undefined) {
-      checkSingleValue(key, raw[key]);
+      checkValueShape(spec, raw[spec.key]);
     } else {
-      sections.set(section, [...(sections.get(section) ?? []), rest]);
+      sections.set(section, [...(sections.get(section) ?? []), spec]);
     }
   }
 
-  for (const [section, keys] of sections) {
+  for (const [section, specs] of sections) {
     const value = raw[section];
     if (value === undefined || value === null) continue;
     if (typeof value !== 'object' || Array.isArray(value)) {
+      const keys = specs.map((spec) => spec.key.slice(section.length + 1));
       throw new PrimError(
         'BAD_PARAMETER',
         `${section} must be a mapping of its keys (${keys.join(', ')}), not ${kindOf(value)}`,
       );
     }
     const given = value as Record<string, unknown>;
-    for (const key of keys) checkSingleValue(`${section}.${key}`, given[key]);
+    for (const spec of specs) {
+      checkValueShape(spec, given[spec.key.slice(section.length + 1)]);
+    }
   }
 }
 
-function checkSingleValue(key: string, value: unknown): void {
-  if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
-    throw new PrimError('BAD_PARAMETER', `${key} must be a single value, not a mapping`);
-  }
+function checkValueShape(spec: KeySpec, value: unknown): void {
+  if (value === null || typeof value !== 'object') return;
+  if (Array.isArray(value) && spec.list) return;
+  throw new PrimError('BAD_PARAMETER', `${spec.key} must be a single value, not ${kindOf(value)}`);
 }
 
 // A nested mapping becomes dotted keys; lists and scalars are leaves.

@@ -55,11 +55,14 @@ export interface Config {
   log: { level: string };
 }
 
-interface KeySpec {
+export interface KeySpec {
   key: string;
   default: unknown;
   // Turns a raw value from YAML or the environment into the typed value.
   parse: (name: string, raw: unknown) => unknown;
+  // Takes a YAML list (or, from the environment, a comma-separated one);
+  // every other key takes one value.
+  list?: true;
 }
 
 function text(minLength = 1) {
@@ -245,6 +248,7 @@ export const KEYS: KeySpec[] = [
     key: 'platforms',
     default: ['web', 'android', 'ios', 'desktop'],
     parse: list,
+    list: true,
   },
   { key: 'http.host', default: '127.0.0.1', parse: parseHost },
   { key: 'http.port', default: 8093, parse: port },
@@ -256,7 +260,7 @@ export const KEYS: KeySpec[] = [
   { key: 'redis.url', default: undefined, parse: redisUrl },
   { key: 'redis.prefix', default: 'prim:', parse: text() },
   { key: 'redis.mode', default: 'standalone', parse: oneOf('standalone', 'sentinel', 'cluster') },
-  { key: 'redis.nodes', default: [], parse: addresses },
+  { key: 'redis.nodes', default: [], parse: addresses, list: true },
   { key: 'redis.sentinelName', default: 'mymaster', parse: text() },
   { key: 'grpc.host', default: '127.0.0.1', parse: parseHost },
   { key: 'grpc.port', default: 9001, parse: port },
