@@ -179,6 +179,39 @@ describe('sections', () => {
   });
 });
 
+describe('strings', () => {
+  const QUOTE = 'write it in quotes ("…"); YAML read it as a number, which can change its digits';
+
+  test('a key or secret written as a bare number is refused, and not shown', () => {
+    const digits = '12345678901234567890123';
+    for (const [yaml, key] of [
+      [`adminKey: ${digits}\n`, 'adminKey'],
+      [`${CLUSTER.replace(/secret: .*/, `secret: ${digits}`)}`, 'cluster.secret'],
+    ]) {
+      const message = refusal(yaml);
+      expect(message).toBe(`${key}: ${QUOTE}`);
+      expect(message).not.toMatch(/\d{5}|e\+22/);
+    }
+  });
+
+  test('other string keys refuse a bare number too', () => {
+    expect(refusal('nodeId: 007\n')).toBe(`nodeId: ${QUOTE}`);
+    expect(refusal('redis:\n  prefix: 1e3\n')).toBe(`redis.prefix: ${QUOTE}`);
+  });
+
+  test('quoted, or from the environment, the digits are kept', () => {
+    const digits = '12345678901234567890123';
+    const { config } = load(`adminKey: "${digits}"\nnodeId: "007"\n`, {
+      PRIM_CLUSTER_SECRET: digits,
+    });
+    expect([config.adminKey, config.nodeId, config.cluster.secret]).toEqual([
+      digits,
+      '007',
+      digits,
+    ]);
+  });
+});
+
 describe('ports', () => {
   test('in cluster mode grpc.port and http.port must differ', () => {
     const yaml = `${CLUSTER}redis:\n  url: redis://127.0.0.1:1\nhttp:\n  port: 8210\n`;

@@ -65,13 +65,26 @@ export interface KeySpec {
   list?: true;
 }
 
+// A string key given a bare number in YAML. The number is not what was
+// written (007 is 7, 1e3 is 1000, a long key loses its last digits), and
+// the node would run with, or compare against, a value nobody wrote. The
+// value is not shown: it may be a secret. The environment holds strings.
+function refuseNumber(name: string, raw: unknown): void {
+  if (typeof raw === 'number') {
+    throw new PrimError(
+      'BAD_PARAMETER',
+      `${name}: write it in quotes ("…"); YAML read it as a number, which can change its digits`,
+    );
+  }
+}
+
 function text(minLength = 1) {
-  return (name: string, raw: unknown): string => {
-    const value = typeof raw === 'number' ? String(raw) : raw;
+  return (name: string, value: unknown): string => {
+    refuseNumber(name, value);
     if (typeof value !== 'string' || value.length < minLength) {
       throw new PrimError(
         'BAD_PARAMETER',
-        `${name}: ${JSON.stringify(raw)} is not allowed; use a string of ` +
+        `${name}: ${JSON.stringify(value)} is not allowed; use a string of ` +
           `at least ${minLength} characters`,
       );
     }
@@ -81,8 +94,8 @@ function text(minLength = 1) {
 
 // A key or secret: never echoed in the error, which may end up in a log.
 function secret(minLength: number) {
-  return (name: string, raw: unknown): string => {
-    const value = typeof raw === 'number' ? String(raw) : raw;
+  return (name: string, value: unknown): string => {
+    refuseNumber(name, value);
     if (typeof value !== 'string' || value.trim().length < minLength || value !== value.trim()) {
       throw new PrimError(
         'BAD_PARAMETER',
