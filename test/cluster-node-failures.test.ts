@@ -264,6 +264,61 @@ test('an exit that could not reach a node closes the user’s session there with
   expect(bob.frames.at(-1)).toMatchObject({ action: 'exit', msg: { reason: 'kicked' } });
 }, 20_000);
 
+test('a session replaced by a login elsewhere while its node was paused closes when it resumes', async () => {
+  const env = { PRIM_GRPC_CALL_TIMEOUT: '500ms' };
+  const cluster = await startCluster(['n1'], { env });
+  const n1 = cluster.nodes[0];
+  const n2 = await cluster.spawnNode('n2');
+  const acme = await cluster.tenant('acme');
+  const old = await acme.open(n2, 'alice', 'web');
+
+  n2.process.signal('SIGSTOP');
+  let newer: TestClient;
+  try {
+    // A message finds n2 not answering: calls to it are skipped until a
+    // probe gets an answer, and so is the new login's kick.
+    const lost = await acme.post(n1, '/msg/sendMsg', { receiverId: 'alice', message: 'hung' });
+    expect(lost.data.delivered).toBe(false);
+    newer = await acme.open(n1, 'alice', 'web');
+  } finally {
+    n2.process.signal('SIGCONT');
+  }
+
+  // n2 finds it was away longer than a call's deadline, and looks.
+  expect((await old.closed).code).toBe(4502);
+  expect(old.frames.at(-1)).toMatchObject({ msg: { reason: 'replaced by a newer session' } });
+  const sent = await acme.post(n1, '/msg/sendMsg', { receiverId: 'alice', message: 'one' });
+  expect(sent.data.delivered).toBe(true);
+  expect(
+    (await newer.next((frame) => frame.action === 'msg' && frame.msg.message === 'one')).msg.id,
+  ).toBe(sent.data.id);
+  const maps = await acme.get(n1, '/user/listUserMaps');
+  expect(maps.data).toEqual({ n1: ['alice'] });
+}, 20_000);
+
+test('a session replaced while its node was given up for dead closes when it is back', async () => {
+  const cluster = await startCluster(['n1'], { env: { PRIM_CLUSTER_TTL: '1s' } });
+  const n1 = cluster.nodes[0];
+  const n2 = await cluster.spawnNode('n2');
+  const acme = await cluster.tenant('acme');
+  const old = await acme.open(n2, 'alice', 'web');
+
+  n2.process.signal('SIGSTOP');
+  try {
+    // Once n2's record has expired, n1 takes it for dead and kicks nothing.
+    await eventually(async () => expect(await liveNodes(n1)).toEqual(['n1']), 5000);
+    await acme.open(n1, 'alice', 'web');
+  } finally {
+    n2.process.signal('SIGCONT');
+  }
+
+  // n2 finds its record gone, registers again and looks for newer logins.
+  expect((await old.closed).code).toBe(4502);
+  await eventually(async () => {
+    expect((await acme.get(n1, '/user/listUserMaps')).data).toEqual({ n1: ['alice'] });
+  });
+}, 20_000);
+
 test('the channel to a peer that was down a while reconnects at once when it is back', async () => {
   const cluster = await startCluster(['n1'], { env: { PRIM_CLUSTER_TTL: '30s' } });
   const n1 = cluster.nodes[0];

@@ -55,6 +55,11 @@ export class ClusterNode {
   private refreshing: Promise<void> | undefined;
   private stopping = false;
   private replaced = false;
+  // Set when this node's record was found gone: it expired while the node
+  // hung or was cut off, and newer logins elsewhere took the node for dead
+  // and kicked nothing here. The refresh then looks for sessions of its
+  // that were replaced.
+  private missedKicks = false;
 
   private constructor(
     private readonly options: ClusterOptions,
@@ -266,7 +271,7 @@ export class ClusterNode {
     ]);
     if (current?.instance === this.instance && listed) return;
     if (!current) {
-      this.log.warn('the registry record is gone from Redis before its TTL; registering again');
+      this.log.warn('the registry record is gone from Redis; registering again');
     }
     await this.refresh();
   }
@@ -277,6 +282,8 @@ export class ClusterNode {
   private async checkNotReplaced(): Promise<void> {
     const { nodeId } = this.options;
     const current = await this.directory.get(nodeId);
+    // Expired (given up for dead), or lost with Redis's data.
+    if (!current) this.missedKicks = true;
     if (!current || current.instance === this.instance) return;
     const answer = await this.peers.state(current.address).catch(() => undefined);
     if (answer?.nodeId === nodeId && answer.instance === current.instance) {
@@ -313,5 +320,12 @@ export class ClusterNode {
     await this.presence.publishAll(this.options.registry.all());
     const live = await this.directory.list();
     this.peers.retain(new Set(live.map((node) => node.address)));
+    if (this.missedKicks) {
+      this.missedKicks = false;
+      if (this.options.config.ws.sessionPolicy === 'replace') {
+        const closed = await this.delivery.closeReplaced();
+        if (closed > 0) this.log.info({ closed }, 'sessions replaced while away closed');
+      }
+    }
   }
 }

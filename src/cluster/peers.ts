@@ -46,6 +46,9 @@ const addressed = <Request extends object>(peer: Peer, request: Request) => ({
 });
 
 const PROBE_MS = 500;
+// Kicks kept for one peer that does not answer; past that, the oldest
+// logins' kicks are the ones kept.
+const MAX_OWED = 10_000;
 
 // Failures that say nothing reached the peer or it did not answer.
 const UNREACHED = new Set<number>([status.UNAVAILABLE, status.DEADLINE_EXCEEDED]);
@@ -54,6 +57,8 @@ export class PeerPool {
   private readonly clients = new Map<string, Client>();
   // Peers not answering, each with the timer of its next probe.
   private readonly down = new Map<string, NodeJS.Timeout>();
+  // Per peer not answering: kicks to send once it answers again.
+  private readonly owed = new Map<string, KickRequest[]>();
   private readonly service: ServiceClientConstructor = loadPeerService();
   private readonly metadata = new Metadata();
 
@@ -72,6 +77,20 @@ export class PeerPool {
 
   async kick(peer: Peer, request: Unaddressed<KickRequest>): Promise<number> {
     return (await this.call<Counted>(peer.address, 'kick', addressed(peer, request))).sessions;
+  }
+
+  // A kick that must reach the peer even if it does not answer now (it
+  // hangs, or is cut off): sent again once a probe finds it answering. For
+  // the replace policy, whose kick closes only sessions older than a login
+  // and so is still right when late.
+  async kickOrOwe(peer: Peer, request: Unaddressed<KickRequest>): Promise<number> {
+    try {
+      return await this.kick(peer, request);
+    } catch (err) {
+      const owed = this.owed.get(peer.address);
+      if (owed && owed.length < MAX_OWED) owed.push(addressed(peer, request));
+      throw err;
+    }
   }
 
   async broadcast(peer: Peer, request: Unaddressed<BroadcastRequest>): Promise<number> {
@@ -97,6 +116,7 @@ export class PeerPool {
       this.clients.delete(address);
       clearTimeout(this.down.get(address));
       this.down.delete(address);
+      this.owed.delete(address);
     }
   }
 
@@ -138,11 +158,20 @@ export class PeerPool {
     if (this.down.has(address) || !this.clients.has(address)) return;
     const probe = () =>
       this.send(address, 'state', {}).then(
-        () => this.down.delete(address),
+        () => this.back(address),
         () => this.down.has(address) && this.down.set(address, timer()),
       );
     const timer = () => setTimeout(() => void probe(), PROBE_MS).unref();
     this.down.set(address, timer());
+    this.owed.set(address, []);
+  }
+
+  private back(address: string): void {
+    const owed = this.owed.get(address) ?? [];
+    this.down.delete(address);
+    this.owed.delete(address);
+    // A peer that answers as another node now refuses them (NOT_FOUND).
+    for (const request of owed) this.send(address, 'kick', request).catch(() => undefined);
   }
 
   private send<Reply>(address: string, method: string, request: unknown): Promise<Reply> {

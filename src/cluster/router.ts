@@ -19,6 +19,9 @@ import type { PeerPool } from './peers.js';
 import type { PresentSession, Presence } from './presence.js';
 import type { KickRequest } from './proto.js';
 
+// Sessions whose presence is looked up at once by closeReplaced.
+const CHECK_BATCH = 100;
+
 const sum = (counts: number[]) => counts.reduce((total, count) => total + count, 0);
 
 export class ClusterDelivery implements Delivery {
@@ -119,15 +122,41 @@ export class ClusterDelivery implements Delivery {
     await this.kickOn(
       older.map(({ node }) => node),
       request,
+      true,
     );
     return local.newest && !newer;
   }
 
-  private async kickOn(nodes: NodeRecord[], request: Omit<KickRequest, 'nodeId'>) {
+  // The replace policy for this node's sessions that a newer login on
+  // another node could not close, since this node did not answer then.
+  async closeReplaced(): Promise<number> {
+    let closed = 0;
+    const sessions = this.local.all();
+    for (let at = 0; at < sessions.length; at += CHECK_BATCH) {
+      const batch = sessions.slice(at, at + CHECK_BATCH);
+      await Promise.all(
+        batch.map(async (session) => {
+          const held = await this.sessionsByNode(session.tenant, session.userId);
+          const newer = held?.some(({ sessions: others }) =>
+            others.some(
+              (other) => other.platform === session.platform && loggedInBefore(session, other),
+            ),
+          );
+          if (!newer || !session.open) return;
+          session.close(CloseCode.REPLACED, 'replaced by a newer session');
+          this.local.remove(session);
+          closed += 1;
+        }),
+      );
+    }
+    return closed;
+  }
+
+  private async kickOn(nodes: NodeRecord[], request: Omit<KickRequest, 'nodeId'>, orOwe = false) {
     const remote = nodes.map((node) =>
-      this.peers
-        .kick(node, request)
-        .catch((err: unknown) => this.unreachable(node, 'Kick', err, 0)),
+      (orOwe ? this.peers.kickOrOwe(node, request) : this.peers.kick(node, request)).catch(
+        (err: unknown) => this.unreachable(node, 'Kick', err, 0),
+      ),
     );
     return sum(await Promise.all(remote));
   }
