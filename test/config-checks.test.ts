@@ -212,6 +212,35 @@ describe('strings', () => {
   });
 });
 
+describe('nodeId', () => {
+  const ALLOWED = 'use a name without spaces at either end and without control characters';
+
+  test('a blank nodeId is refused, naming the variable', () => {
+    expect(refusal('', { PRIM_NODE_ID: ' ' })).toBe(`PRIM_NODE_ID: " " is not allowed; ${ALLOWED}`);
+    expect(refusal('nodeId: "  "\n')).toBe(`nodeId: "  " is not allowed; ${ALLOWED}`);
+  });
+
+  test('spaces at either end and control characters are refused', () => {
+    expect(refusal('', { PRIM_NODE_ID: ' node-1' })).toBe(
+      `PRIM_NODE_ID: " node-1" is not allowed; ${ALLOWED}`,
+    );
+    expect(refusal('nodeId: "node-1\\t"\n')).toBe(`nodeId: "node-1\\t" is not allowed; ${ALLOWED}`);
+    expect(refusal('nodeId: "node\\u0007-1"\n')).toBe(
+      `nodeId: "node\\u0007-1" is not allowed; ${ALLOWED}`,
+    );
+  });
+
+  test('a control character above U+007F is shown escaped', () => {
+    expect(refusal('', { PRIM_NODE_ID: 'node\u0085-1' })).toBe(
+      `PRIM_NODE_ID: "node\\u0085-1" is not allowed; ${ALLOWED}`,
+    );
+  });
+
+  test('a name with spaces inside is taken as written', () => {
+    expect(load('nodeId: "rack 1 node 2"\n').config.nodeId).toBe('rack 1 node 2');
+  });
+});
+
 describe('ports', () => {
   test('in cluster mode grpc.port and http.port must differ', () => {
     const yaml = `${CLUSTER}redis:\n  url: redis://127.0.0.1:1\nhttp:\n  port: 8210\n`;

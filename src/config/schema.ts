@@ -92,6 +92,33 @@ function text(minLength = 1) {
   };
 }
 
+// A string in quotes, with every character that does not print escaped
+// (JSON escapes only those below U+0020).
+function shownText(value: string): string {
+  return JSON.stringify(value).replace(
+    /[\u007f-\u009f]/g,
+    (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
+}
+
+// A name shown in lists and kept in the registry, like nodeId: one that is
+// blank, or differs from another only by spaces at an end or by a
+// character that does not print, shows as a blank or a lookalike row.
+function name() {
+  const read = text();
+  return (key: string, raw: unknown): string => {
+    const value = read(key, raw);
+    if (value.trim() !== value || /[\u0000-\u001f\u007f-\u009f]/.test(value)) {
+      throw new PrimError(
+        'BAD_PARAMETER',
+        `${key}: ${shownText(value)} is not allowed; use a name without spaces ` +
+          'at either end and without control characters',
+      );
+    }
+    return value;
+  };
+}
+
 // A key or secret: never echoed in the error, which may end up in a log.
 function secret(minLength: number) {
   return (name: string, value: unknown): string => {
@@ -255,7 +282,7 @@ const GIB = 1024 * MIB;
 export const KEYS: KeySpec[] = [
   { key: 'dataDir', default: './.prim', parse: text() },
   { key: 'adminKey', default: undefined, parse: secret(16) },
-  { key: 'nodeId', default: undefined, parse: text() },
+  { key: 'nodeId', default: undefined, parse: name() },
   { key: 'shutdownTimeout', default: '10s', parse: durationWithin(0, HOUR) },
   {
     key: 'platforms',
