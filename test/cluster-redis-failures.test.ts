@@ -126,6 +126,9 @@ test('across a Redis restart under traffic every acked message is pushed or sync
   for (const stream of streams) {
     const acks = await Promise.all(stream.acks);
     expect(acks.filter((ack) => ack.action !== 'ack')).toEqual([]);
+    // Every receiver stayed online, on a node that answered: each message
+    // reached it live, through the outage and the nodes' return.
+    expect(acks.filter((ack) => !ack.msg.delivered).map((ack) => ack.msg.id)).toEqual([]);
     acked.set(`${stream.sender}→${stream.receiverId}`, acks);
   }
 
@@ -163,6 +166,29 @@ test('across a Redis restart under traffic every acked message is pushed or sync
   expect(after.msg.delivered).toBe(true);
   expect((await bob.next((frame) => frame.msg?.id === after.msg.id)).action).toBe('msg');
 }, 60_000);
+
+test('a Redis restarted empty: users of a node that has not published again still get pushes', async () => {
+  const cluster = await startCluster(['n1']);
+  const n1 = cluster.nodes[0];
+  const n2 = await cluster.spawnNode('n2');
+  const acme = await cluster.tenant('acme');
+  const bob = await acme.open(n2, 'bob');
+
+  // n2 is held while Redis comes back empty, so that it publishes its
+  // sessions again only after n1 is back.
+  n2.process.signal('SIGSTOP');
+  try {
+    await cluster.redis.stop();
+    await cluster.redis.restart();
+    await eventually(async () => expect((await readyz(n1)).status).toBe(200), 8000);
+  } finally {
+    n2.process.signal('SIGCONT');
+  }
+
+  const sent = await acme.post(n1, '/msg/sendMsg', { receiverId: 'bob', message: 'meanwhile' });
+  expect(sent.data.delivered).toBe(true);
+  expect((await bob.next('msg')).msg.id).toBe(sent.data.id);
+}, 30_000);
 
 test('a Redis that hangs holds up no message: not ready, pushed across nodes, back when it answers', async () => {
   const cluster = await startCluster(['n1', 'n2'], { env: FAST });

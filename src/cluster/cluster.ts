@@ -118,7 +118,17 @@ export class ClusterNode {
           if (!(err instanceof Replaced)) throw err;
           cluster!.onRefreshError(err);
         });
-      const health = new RedisHealth(probe, () => void probe().catch(cluster!.onRefreshError), log);
+      const health = new RedisHealth(
+        probe,
+        {
+          down: () => cluster!.delivery.redisLost(),
+          up: () => {
+            cluster!.delivery.redisBack();
+            probe().catch(cluster!.onRefreshError);
+          },
+        },
+        log,
+      );
       cluster = new ClusterNode(options, redis, directory, presence, peers, server, health, log);
       await checkPeerLinks(peers, directory, cluster.record());
       await claimNodeId(peers, directory, cluster.record());

@@ -15,8 +15,11 @@ export class RedisHealth {
 
   constructor(
     private readonly probe: () => Promise<void>,
-    // Once up again: sessions that came while the probe ran were not in it.
-    private readonly onUp: () => void,
+    private readonly on: {
+      down: () => void;
+      // Sessions that came while the probe ran were not in it.
+      up: () => void;
+    },
     private readonly log: Logger,
   ) {}
 
@@ -27,6 +30,7 @@ export class RedisHealth {
   failed(err: unknown): void {
     if (this.down || this.stopped) return;
     this.down = true;
+    this.on.down();
     this.log.warn(
       { reason: (err as Error | undefined)?.message ?? String(err) },
       'Redis does not answer; not ready, routing without presence until it does',
@@ -60,6 +64,6 @@ export class RedisHealth {
     if (this.stopped) return;
     this.down = false;
     this.log.info('Redis answers again; the node is registered and its sessions published');
-    this.onUp();
+    this.on.up();
   }
 }

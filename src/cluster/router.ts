@@ -2,8 +2,9 @@
 // nodes' over gRPC, and only the nodes that presence says hold sessions of
 // the user. A node that cannot be reached in time counts as "receiver
 // offline" for this message, which is already in the inbox. While Redis is
-// away, every node known before is asked: each reaches only its own
-// sessions, so messages, kicks and broadcasts still cross nodes.
+// away, and for a few seconds after it is back (the nodes publish their
+// sessions again), every node known before is asked: each reaches only its
+// own sessions, so messages, kicks and broadcasts still cross nodes.
 import type { SessionRegistry } from '../gateway/sessions.js';
 import { throttledWarn, type Logger } from '../log.js';
 import { CloseCode } from '../errors.js';
@@ -19,6 +20,11 @@ import type { PeerPool } from './peers.js';
 import type { PresentSession, Presence } from './presence.js';
 import type { KickRequest } from './proto.js';
 
+// How long after Redis is back every node is still asked: the other nodes
+// find it back and publish their sessions again within a second or two,
+// into what may be an empty Redis.
+const REPUBLISH_MS = 5000;
+
 // Sessions whose presence is looked up at once by closeReplaced.
 const CHECK_BATCH = 100;
 
@@ -27,6 +33,10 @@ const sum = (counts: number[]) => counts.reduce((total, count) => total + count,
 export class ClusterDelivery implements Delivery {
   // A node that keeps failing is warned about once every few seconds.
   private readonly warn: ReturnType<typeof throttledWarn>;
+  // The nodes known when Redis went away, and until when after its return
+  // every node is asked rather than presence.
+  private beforeOutage: NodeRecord[] = [];
+  private everyNodeUntil = 0;
 
   constructor(
     private readonly local: SessionRegistry,
@@ -183,7 +193,8 @@ export class ClusterDelivery implements Delivery {
   private async otherNodes(): Promise<NodeRecord[]> {
     if (!this.health.up) return this.withoutRedis();
     try {
-      return this.others(await this.directory.list());
+      const live = await this.directory.list();
+      return Date.now() < this.everyNodeUntil ? this.withoutRedis() : this.others(live);
     } catch (err) {
       this.health.failed(err);
       return this.withoutRedis();
@@ -194,8 +205,20 @@ export class ClusterDelivery implements Delivery {
     return nodes.filter((node) => node.nodeId !== this.nodeId);
   }
 
+  redisLost(): void {
+    // Lost again before the others published: those known then still count.
+    const stillBack = Date.now() < this.everyNodeUntil;
+    this.beforeOutage = stillBack ? this.withoutRedis() : this.directory.lastKnown();
+  }
+
+  redisBack(): void {
+    this.everyNodeUntil = Date.now() + REPUBLISH_MS;
+  }
+
   private withoutRedis(): NodeRecord[] {
-    return this.others(this.directory.lastKnown());
+    const nodes = new Map(this.beforeOutage.map((node) => [node.nodeId, node]));
+    for (const node of this.directory.lastKnown()) nodes.set(node.nodeId, node);
+    return this.others([...nodes.values()]);
   }
 
   // The other live nodes that hold sessions of the user passing `wanted`.
@@ -215,7 +238,7 @@ export class ClusterDelivery implements Delivery {
     tenant: string,
     userId: string,
   ): Promise<Array<{ node: NodeRecord; sessions: PresentSession[] }> | undefined> {
-    if (!this.health.up) return undefined;
+    if (!this.health.up || Date.now() < this.everyNodeUntil) return undefined;
     let sessions: PresentSession[];
     try {
       sessions = await this.presence.sessionsOf(tenant, userId);
