@@ -27,7 +27,11 @@ export async function checkPeerLinks(
 ): Promise<void> {
   const reply = await peers.state(self.address).catch((err: ServiceError) => err);
   if (!('instance' in reply) || reply.instance !== self.instance) {
-    const answer = 'instance' in reply ? `node "${reply.nodeId}" answers there` : reply.details;
+    const answer =
+      'instance' in reply
+        ? `node "${reply.nodeId}" answers there`
+        : // grpc-js ends its details with an empty "Resolution note:".
+          reply.details.replace(/\s*Resolution note:\s*$/, '');
     throw new PrimError(
       'OPERATION_FAILED',
       `grpc.advertise ${self.address} does not reach this node (${answer}); ` +
