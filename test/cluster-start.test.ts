@@ -85,7 +85,8 @@ describe('cluster node start', () => {
       }),
     ).rejects.toThrow(
       new RegExp(
-        `^grpc.advertise 127.0.0.1:${port} does not reach this node \\([^)]*ECONNREFUSED[^)]*\\); set it`,
+        `^grpc.advertise 127.0.0.1:${port} does not reach this node ` +
+          `\\([^)]*ECONNREFUSED 127.0.0.1:${port}\\.?\\); set it`,
       ),
     );
     expect(await redis.allKeys()).toEqual([]);
