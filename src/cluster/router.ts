@@ -5,6 +5,7 @@
 // away, and for a few seconds after it is back (the nodes publish their
 // sessions again), every node known before is asked: each reaches only its
 // own sessions, so messages, kicks and broadcasts still cross nodes.
+import { status } from '@grpc/grpc-js';
 import type { SessionRegistry } from '../gateway/sessions.js';
 import { throttledWarn, type Logger } from '../log.js';
 import { CloseCode } from '../errors.js';
@@ -44,7 +45,7 @@ export class ClusterDelivery implements Delivery {
     private readonly directory: NodeDirectory,
     private readonly peers: PeerPool,
     private readonly health: RedisHealth,
-    log: Logger,
+    private readonly log: Logger,
   ) {
     this.warn = throttledWarn(log);
   }
@@ -266,6 +267,12 @@ export class ClusterDelivery implements Delivery {
 
   private unreachable<T>(node: NodeRecord, method: string, err: unknown, fallback: T): T {
     const { code, details } = err as { code?: number; details?: string };
+    // Another node answers at a dead one's address (a restart under a new
+    // id): nothing is wrong, and the dead record expires with its TTL.
+    if (code === status.NOT_FOUND) {
+      this.log.debug({ peer: node.nodeId, address: node.address, method }, 'peer gone');
+      return fallback;
+    }
     this.warn(
       node.nodeId,
       { peer: node.nodeId, address: node.address, method, code, details: details ?? String(err) },
