@@ -38,6 +38,7 @@ async function peer(
         tenantsOnline: 0,
         instance: 'test',
         http: '127.0.0.1:1',
+        sessionPolicy: 'replace',
       }),
       maxMessageBytes: 1024 * 1024,
       logger: log,

@@ -3,6 +3,8 @@ import { rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { createLogger } from '../src/log.js';
+import { startNode } from '../src/server/node.js';
 import { makeCerts } from './helpers/certs.js';
 import { freePort } from './helpers/cli.js';
 import { startRedis, stopRedisServers } from './helpers/redis.js';
@@ -106,6 +108,31 @@ describe('cluster node start', () => {
     );
     const state = await call(first.url, 'GET', '/system/state', { auth: first.adminAuth });
     expect(state.data.nodes.map((node: { nodeId: string }) => node.nodeId)).toEqual(['n1']);
+  });
+
+  it('warns when another node has another ws.sessionPolicy, and starts', async () => {
+    const redis = await startRedis();
+    await startTestNode({ ...clusterEnv(redis.url), PRIM_NODE_ID: 'n1' });
+    const lines: string[] = [];
+    const destination = { write: (line: string) => lines.push(line) };
+    const env = { ...clusterEnv(redis.url), PRIM_NODE_ID: 'n2', PRIM_WS_SESSION_POLICY: 'multi' };
+    const node = await startNode(
+      testConfig(tempDir(), env),
+      createLogger({ level: 'warn', pretty: false, destination }),
+    );
+    try {
+      expect(lines.map((line) => JSON.parse(line))).toContainEqual(
+        expect.objectContaining({
+          msg: 'another node has another ws.sessionPolicy; logins there and here disagree',
+          peer: 'n1',
+          peerPolicy: 'replace',
+          policy: 'multi',
+        }),
+      );
+      expect(node.context.state).toBe('ready');
+    } finally {
+      await node.stop();
+    }
   });
 
   it('refuses a second live node with the same nodeId, and keeps the first one whole', async () => {

@@ -130,7 +130,7 @@ export class ClusterNode {
         log,
       );
       cluster = new ClusterNode(options, redis, directory, presence, peers, server, health, log);
-      await checkPeerLinks(peers, directory, cluster.record());
+      await checkPeerLinks(peers, directory, cluster.stateReply(), log);
       await claimNodeId(peers, directory, cluster.record());
       // Sessions of an earlier process with this node id are gone.
       await presence.withdrawAll();
@@ -211,6 +211,7 @@ export class ClusterNode {
       tenantsOnline: registry.tenantNames().length,
       instance: this.instance,
       http: this.http,
+      sessionPolicy: this.options.config.ws.sessionPolicy,
     };
   }
 

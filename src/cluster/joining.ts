@@ -4,8 +4,10 @@
 import { status, type ServiceError } from '@grpc/grpc-js';
 import type { Config } from '../config/schema.js';
 import { PrimError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { NodeDirectory, NodeRecord } from './directory.js';
 import type { PeerPool } from './peers.js';
+import type { NodeStateReply } from './proto.js';
 
 // What other nodes dial: grpc.advertise, else grpc.host and grpc.port; a
 // port 0 in either (any free port) is the one bound.
@@ -23,7 +25,8 @@ export function advertised(config: Config, boundPort: number): string {
 export async function checkPeerLinks(
   peers: PeerPool,
   directory: NodeDirectory,
-  self: NodeRecord,
+  self: NodeStateReply,
+  log: Logger,
 ): Promise<void> {
   const reply = await peers.state(self.address).catch((err: ServiceError) => err);
   if (!('instance' in reply) || reply.instance !== self.instance) {
@@ -40,11 +43,15 @@ export async function checkPeerLinks(
   }
   const others = (await directory.list()).filter((node) => node.nodeId !== self.nodeId);
   for (const node of others) {
-    const refused = await peers.state(node.address).then(
-      () => false,
-      (err: ServiceError) => err.code === status.UNAUTHENTICATED,
-    );
-    if (refused) {
+    const state = await peers.state(node.address).catch((err: ServiceError) => err);
+    if ('sessionPolicy' in state && state.sessionPolicy !== self.sessionPolicy) {
+      // Not refused: a change of policy rolls through the nodes one by one.
+      log.warn(
+        { peer: node.nodeId, peerPolicy: state.sessionPolicy, policy: self.sessionPolicy },
+        'another node has another ws.sessionPolicy; logins there and here disagree',
+      );
+    }
+    if ('code' in state && state.code === status.UNAUTHENTICATED) {
       throw new PrimError(
         'OPERATION_FAILED',
         `node "${node.nodeId}" (${node.address}) refuses this node's cluster.secret; ` +

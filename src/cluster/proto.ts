@@ -59,6 +59,7 @@ export interface NodeStateReply {
   tenantsOnline: number;
   instance: string;
   http: string;
+  sessionPolicy: string;
 }
 
 let peerService: ServiceClientConstructor | undefined;
