@@ -112,6 +112,25 @@ test('start returns once a background node is ready, with its pid file and log',
   expect(human.stderr).not.toContain(key);
 });
 
+test('start finds its node ready however much it logged first, in a log without colour', async () => {
+  const { dir } = await daemonFolder();
+  // Some 400 KiB of warnings about unknown keys before the node listens.
+  const unknown = Array.from({ length: 6000 }, (_, i) => `unknownKey${i}PaddingPadding: 1\n`);
+  writeFileSync(
+    path.join(dir, 'prim.yaml'),
+    readFileSync(path.join(dir, 'prim.yaml')) + unknown.join(''),
+  );
+
+  const result = await runCli(dir, ['start', '--json'], {
+    PRIM_LOG_LEVEL: 'info',
+    FORCE_COLOR: '1',
+  });
+  expect(result.code).toBe(0);
+  const log = readFileSync(path.join(dir, '.prim', 'prim.log'), 'utf8');
+  expect(log.length).toBeGreaterThan(256 * 1024);
+  expect(log).not.toContain('\u001b[');
+});
+
 test('status finds a node started on a port from the environment', async () => {
   const { dir } = await daemonFolder();
   const port = await freePort();

@@ -13,6 +13,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import path from 'node:path';
+import { StringDecoder } from 'node:string_decoder';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
@@ -28,9 +29,8 @@ export const KILL_GRACE_MS = 5000;
 // Enough of the log to show why a start failed.
 const LOG_TAIL_LINES = 20;
 const LOG_TAIL_BYTES = 64 * 1024;
-// Enough of the start of a node's log to find the line it writes once it
-// listens: only a few lines come before it.
-const LOG_HEAD_BYTES = 256 * 1024;
+// How much of the log is read at a time while watching it.
+const LOG_CHUNK_BYTES = 64 * 1024;
 
 export function daemonFiles(config: Config): {
   pidFile: string;
@@ -168,7 +168,13 @@ export function spawnNode(
   try {
     const args = [BIN, 'serve', ...(configFlag === undefined ? [] : ['--config', configFlag])];
     const logFrom = fstatSync(log).size;
-    const child = spawn(process.execPath, args, { detached: true, stdio: ['ignore', log, log] });
+    // Its output goes to a file: never colour, whatever FORCE_COLOR says.
+    const env = { ...process.env, NO_COLOR: '1' };
+    const child = spawn(process.execPath, args, {
+      detached: true,
+      env,
+      stdio: ['ignore', log, log],
+    });
     child.unref();
     return { child, logFrom };
   } finally {
@@ -186,20 +192,32 @@ export function endOf(child: ChildProcess): Promise<string> {
   });
 }
 
-// Whether a line written to the log since `from` matches `pattern`.
-export function logHasLine(logFile: string, from: number, pattern: RegExp): boolean {
-  const fd = openSync(logFile, 'r');
-  try {
-    const buffer = Buffer.alloc(Math.min(LOG_HEAD_BYTES, Math.max(0, fstatSync(fd).size - from)));
-    const read = readSync(fd, buffer, 0, buffer.length, from);
-    return buffer
-      .subarray(0, read)
-      .toString('utf8')
-      .split('\n')
-      .some((line) => pattern.test(line));
-  } finally {
-    closeSync(fd);
-  }
+// Watches the log from `from` on: each call reads what was written since
+// the last and says whether a line matching `pattern` has come, however
+// much came before it (warnings, say).
+export function logWatch(logFile: string, from: number, pattern: RegExp): () => boolean {
+  let position = from;
+  let partial = '';
+  let found = false;
+  // A character cut in two by a read is whole in the next.
+  const decoder = new StringDecoder('utf8');
+  return () => {
+    if (found) return true;
+    const fd = openSync(logFile, 'r');
+    try {
+      const buffer = Buffer.alloc(LOG_CHUNK_BYTES);
+      for (;;) {
+        const read = readSync(fd, buffer, 0, buffer.length, position);
+        if (read === 0) return false;
+        position += read;
+        const lines = (partial + decoder.write(buffer.subarray(0, read))).split('\n');
+        partial = lines.pop() ?? '';
+        if (lines.some((line) => pattern.test(line))) return (found = true);
+      }
+    } finally {
+      closeSync(fd);
+    }
+  };
 }
 
 // The last lines written to the log since `from`: why the start failed.

@@ -14,7 +14,7 @@ import {
   endOf,
   KILL_GRACE_MS,
   livePid,
-  logHasLine,
+  logWatch,
   logTail,
   removePidFile,
   spawnNode,
@@ -149,7 +149,7 @@ async function startAlone(
   if (pid === undefined) throw new PrimError('OPERATION_FAILED', `the node ${await ended}`);
   writePidFile(pidFile, pid, url);
 
-  const listening = () => logHasLine(logFile, logFrom, SERVING_LINE);
+  const listening = logWatch(logFile, logFrom, SERVING_LINE);
   const outcome = await untilReady(url, { ended, listening }, timeoutMs);
   if (outcome === 'ready') {
     out.result({ pid, url, logFile }, () => `prim started: pid ${pid}, ${url}, log ${logFile}`);
